@@ -111,4 +111,13 @@ type FeedState struct {
 	Items        int       `json:"items,omitempty"`    // items in the latest fetch
 	LastNew      time.Time `json:"last_new,omitzero"`
 	NewTotal     int64     `json:"new_total,omitempty"`
+
+	// BackoffUntil holds polls of a failing (or rate-limiting) feed back.
+	BackoffUntil time.Time `json:"backoff_until,omitzero"`
+	// NotBefore is the publisher's own refresh floor (ttl, max-age), used
+	// only when the feed opts in with respect_ttl.
+	NotBefore time.Time `json:"not_before,omitzero"`
+	Gone      bool      `json:"gone,omitempty"`     // 410: polling stopped
+	MovedTo   string    `json:"moved_to,omitempty"` // 301/308: polled there instead
+	Alerted   string    `json:"alerted,omitempty"`  // the health alert last sent: "failing", "stale" or ""
 }
