@@ -1,0 +1,80 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/crierd/crier"
+	"github.com/crierd/crier/feeds"
+	"github.com/crierd/crier/store"
+)
+
+func cmdRun(ctx context.Context, env *cliEnv, args []string) error {
+	f := newFlags(env, "run", "[--config FILE] [--once]", "Run the daemon until SIGINT/SIGTERM. With --once, poll every feed once, deliver what can be\ndelivered and exit: 0 when every feed polled and every due notification went out, 1 otherwise.")
+	once := f.Bool("once", false, "poll every feed once, deliver, exit")
+	if err := f.Parse(args); err != nil {
+		return err
+	}
+	log, err := f.logger(env.stderr)
+	if err != nil {
+		return err
+	}
+	cfg, err := f.loadConfig(env)
+	if err != nil {
+		return err
+	}
+	d, err := openDaemon(cfg, log, env.stdout)
+	if err != nil {
+		return storeError(err)
+	}
+	if *once {
+		return runOnce(ctx, env, d)
+	}
+	return d.serve(ctx, newSDNotifier(env.getenv, log))
+}
+
+// runOnce is `crier run --once`: one poll of every feed, then deliver.
+func runOnce(ctx context.Context, env *cliEnv, d *daemon) (err error) {
+	defer func() {
+		if cerr := d.store.Close(); err == nil && cerr != nil {
+			err = cerr
+		}
+	}()
+	results := feeds.PollAll(ctx, d.poller, d.cfg.Feeds)
+	failed, queued := 0, 0
+	for _, r := range results {
+		if r.Err != nil {
+			failed++
+			d.log.Error("poll failed", "feed", r.Feed, "err", r.Err)
+		}
+		queued += r.Queued
+	}
+	delivered, pending, err := d.disp.Drain(ctx)
+	if err != nil {
+		return err
+	}
+	summary := fmt.Sprintf("polled %d feeds (%d failed), queued %d, delivered %d, pending %d", len(results), failed, queued, delivered, pending)
+	if failed > 0 || pending > 0 {
+		return &exitError{1, summary}
+	}
+	fmt.Fprintln(env.stderr, summary)
+	return nil
+}
+
+// storeError turns "another crier holds the state dir" into a plain message.
+func storeError(err error) error {
+	if errors.Is(err, store.ErrLocked) {
+		return &exitError{1, "crier: " + err.Error()}
+	}
+	return err
+}
+
+// openStore opens the configured store for the offline tools.
+func openStore(cfg *crier.Config) (*store.Store, error) {
+	st, err := store.Open(stateFile(cfg), store.Options{})
+	if errors.Is(err, store.ErrLocked) {
+		return nil, &exitError{1, fmt.Sprintf("crier: the store in %s is locked: the daemon is running. Stop it first (systemctl stop crier).", cfg.StateDir)}
+	}
+	return st, err
+}

@@ -1,0 +1,241 @@
+package feeds
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/crierd/crier"
+	"github.com/crierd/crier/store"
+)
+
+// Store is what polling needs from the store.
+type Store interface {
+	FeedState(feedID string) (crier.FeedState, bool, error)
+	SaveFeedState(feedID string, st crier.FeedState) error
+	Ingest(feedID string, st crier.FeedState, items []crier.Item,
+		plan func(fresh []crier.NewItem, firstPoll bool) []crier.Delivery) (store.IngestResult, error)
+}
+
+// PollerOptions wires a Poller.
+type PollerOptions struct {
+	Log         *slog.Logger
+	Now         func() time.Time
+	Concurrency int // fetches in flight across all feeds
+	// NotifierBurst holds the notifiers that set their own burst threshold.
+	NotifierBurst map[string]int
+	// Queued is called after a poll committed notifications to the outbox.
+	Queued func()
+	// Interval returns the feed's nominal polling interval (for backoff).
+	Interval func(crier.Feed) time.Duration
+}
+
+// Poller runs one poll of one feed end to end: fetch, parse, identify,
+// plan and commit. It is safe for concurrent use on different feeds.
+type Poller struct {
+	fetcher *Fetcher
+	store   Store
+	opt     PollerOptions
+	slots   chan struct{}
+}
+
+// NewPoller returns a Poller that fetches with f and records in s.
+func NewPoller(f *Fetcher, s Store, opt PollerOptions) *Poller {
+	if opt.Log == nil {
+		opt.Log = slog.New(slog.DiscardHandler)
+	}
+	if opt.Now == nil {
+		opt.Now = time.Now
+	}
+	if opt.Concurrency <= 0 {
+		opt.Concurrency = 8
+	}
+	if opt.Queued == nil {
+		opt.Queued = func() {}
+	}
+	if opt.Interval == nil {
+		opt.Interval = func(crier.Feed) time.Duration { return 10 * time.Minute }
+	}
+	return &Poller{fetcher: f, store: s, opt: opt, slots: make(chan struct{}, opt.Concurrency)}
+}
+
+// Result describes one poll.
+type Result struct {
+	Feed        string
+	Skipped     string // why the poll did not fetch ("backing off", "gone", …)
+	NotModified bool
+	Unchanged   bool // same bytes as last time: parsing skipped
+	Items       int
+	New         int
+	Queued      int
+	Stats       PlanStats
+	Err         error
+}
+
+// Poll polls feed once unless it is backing off. The returned Result's Err
+// is also returned as the error, wrapped with the feed's name and URL.
+func (p *Poller) Poll(ctx context.Context, feed crier.Feed, force bool) (Result, error) {
+	res := Result{Feed: feed.Name}
+	st, _, err := p.store.FeedState(feed.FeedID())
+	if err != nil {
+		return res, fmt.Errorf("feed %s: read state: %w", feed.Name, err)
+	}
+	st.URL = feed.URL
+	now := p.opt.Now()
+	switch {
+	case st.Gone && !force:
+		res.Skipped = "gone"
+		return res, nil
+	case !force && now.Before(st.BackoffUntil):
+		res.Skipped = "backing off until " + st.BackoffUntil.Format(time.RFC3339)
+		return res, nil
+	case !force && feed.RespectTTL && now.Before(st.NotBefore):
+		res.Skipped = "publisher asked not before " + st.NotBefore.Format(time.RFC3339)
+		return res, nil
+	}
+
+	select {
+	case p.slots <- struct{}{}:
+		defer func() { <-p.slots }()
+	case <-ctx.Done():
+		return res, ctx.Err()
+	}
+
+	err = p.poll(ctx, feed, &st, &res)
+	if err != nil {
+		if ctx.Err() != nil && errors.Is(err, context.Canceled) {
+			// Shutting down: not the feed's fault, keep its state as it was.
+			return res, err
+		}
+		p.recordFailure(feed, &st, err)
+		res.Err = fmt.Errorf("feed %s (%s): %w", feed.Name, feed.URL, err)
+		return res, res.Err
+	}
+	return res, nil
+}
+
+func (p *Poller) poll(ctx context.Context, feed crier.Feed, st *crier.FeedState, res *Result) error {
+	url := feed.URL
+	if st.MovedTo != "" {
+		url = st.MovedTo
+	}
+	fctx, cancel := context.WithTimeout(ctx, feed.Timeout)
+	defer cancel()
+	fr, err := p.fetcher.Fetch(fctx, url, Validators{ETag: st.ETag, LastModified: st.LastModified})
+	now := p.opt.Now()
+	st.LastPoll = now
+	if err != nil {
+		var he *HTTPError
+		if errors.As(err, &he) {
+			st.LastStatus = he.Status
+			if he.Gone() {
+				if !st.Gone {
+					p.opt.Log.Warn("feed is gone (HTTP 410): polling stopped; remove it from the config", "feed", feed.Name, "url", url)
+				}
+				st.Gone = true
+			}
+		}
+		return err
+	}
+	st.LastStatus = fr.Status
+	if fr.MovedTo != "" && fr.MovedTo != st.MovedTo {
+		p.opt.Log.Warn("feed moved permanently; polling the new location, update the config", "feed", feed.Name, "url", feed.URL, "moved_to", fr.MovedTo)
+		st.MovedTo = fr.MovedTo
+	}
+	if feed.RespectTTL && fr.MaxAge > 0 {
+		st.NotBefore = now.Add(fr.MaxAge)
+	}
+	succeed := func() {
+		st.LastSuccess = now
+		st.LastError = ""
+		st.Failures = 0
+		st.FailingSince = time.Time{}
+		st.BackoffUntil = time.Time{}
+	}
+	if fr.NotModified || (st.Seeded && fr.BodyHash != "" && fr.BodyHash == st.BodyHash) {
+		res.NotModified = fr.NotModified
+		res.Unchanged = !fr.NotModified
+		succeed()
+		if fr.ETag != "" {
+			st.ETag = fr.ETag
+		}
+		if fr.LastModified != "" {
+			st.LastModified = fr.LastModified
+		}
+		if err := p.store.SaveFeedState(feed.FeedID(), *st); err != nil {
+			return fmt.Errorf("save state: %w", err)
+		}
+		return nil
+	}
+
+	parsed, err := Parse(fr.Body, fr.ContentType, fr.FinalURL, feed.MaxItems)
+	if err != nil {
+		return err
+	}
+	if feed.RespectTTL && parsed.TTL > 0 && now.Add(parsed.TTL).After(st.NotBefore) {
+		st.NotBefore = now.Add(parsed.TTL)
+	}
+	succeed()
+	st.ETag, st.LastModified, st.BodyHash = fr.ETag, fr.LastModified, fr.BodyHash
+	st.Title, st.Link, st.Items = parsed.Title, parsed.Link, len(parsed.Items)
+
+	var stats PlanStats
+	plan := func(fresh []crier.NewItem, first bool) []crier.Delivery {
+		ds, s := Plan(PlanInput{
+			Feed: feed, FeedLink: parsed.Link, Fresh: fresh, FirstPoll: first,
+			NotifierBurst: p.opt.NotifierBurst, Now: now,
+		})
+		stats = s
+		return ds
+	}
+	ir, err := p.store.Ingest(feed.FeedID(), *st, parsed.Items, plan)
+	if err != nil {
+		return fmt.Errorf("record items: %w", err)
+	}
+	res.Items, res.New, res.Queued, res.Stats = ir.Items, ir.New, ir.Queued, stats
+	switch {
+	case ir.FirstPoll:
+		p.opt.Log.Info("feed seeded", "feed", feed.Name, "items", ir.Items, "announced", ir.Queued)
+	case stats.Reposted > 0:
+		p.opt.Log.Warn("feed rotated its item ids; re-published items not announced", "feed", feed.Name, "reposted", stats.Reposted)
+	}
+	if ir.Queued > 0 {
+		p.opt.Queued()
+	}
+	return nil
+}
+
+// recordFailure keeps the reason and backs the feed off exponentially from
+// its own interval up to max_backoff, or until the publisher's Retry-After.
+func (p *Poller) recordFailure(feed crier.Feed, st *crier.FeedState, cause error) {
+	now := p.opt.Now()
+	st.LastPoll = now
+	st.LastError = cause.Error()
+	if st.Failures == 0 {
+		st.FailingSince = now
+	}
+	st.Failures++
+	backoff := p.opt.Interval(feed)
+	for i := 1; i < st.Failures && backoff < feed.MaxBackoff; i++ {
+		backoff *= 2
+	}
+	if feed.MaxBackoff > 0 && backoff > feed.MaxBackoff {
+		backoff = feed.MaxBackoff
+	}
+	var he *HTTPError
+	if errors.As(cause, &he) && he.RetryAfter > backoff {
+		backoff = he.RetryAfter
+	}
+	// The first failure is retried at the next scheduled poll: one blip is
+	// not worth a backoff. A publisher that says "slow down" is obeyed at once.
+	throttled := errors.As(cause, &he) && (he.Status == 429 || he.Status == 503 || he.RetryAfter > 0)
+	if st.Failures > 1 || throttled {
+		st.BackoffUntil = now.Add(backoff)
+	}
+	p.opt.Log.Warn("poll failed", "feed", feed.Name, "url", feed.URL, "failures", st.Failures, "err", cause)
+	if err := p.store.SaveFeedState(feed.FeedID(), *st); err != nil {
+		p.opt.Log.Error("save feed state", "feed", feed.Name, "err", err)
+	}
+}

@@ -1,0 +1,259 @@
+package feeds
+
+import (
+	"context"
+	"fmt"
+	"hash/fnv"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/crierd/crier"
+	"github.com/robfig/cron/v3"
+)
+
+// heartbeat proves the cron loop itself is alive even when every feed is
+// polled hourly; the watchdog and /healthz read it.
+const heartbeat = 10 * time.Second
+
+// Scheduler polls every feed on its cron schedule. Feeds can be added,
+// changed and removed while it runs (config reload) without losing a poll
+// in flight.
+type Scheduler struct {
+	poller *Poller
+	log    *slog.Logger
+	cron   *cron.Cron
+
+	// Polls run under ctx; Stop cancels it only after a grace period so
+	// that polls in flight can finish.
+	ctx    context.Context
+	cancel context.CancelFunc
+	polls  sync.WaitGroup
+
+	mu      sync.Mutex
+	entries map[string]*scheduled // by feed ID
+
+	beat atomic.Int64 // unix nanos of the last heartbeat
+}
+
+type scheduled struct {
+	feed     crier.Feed
+	entry    cron.EntryID
+	schedule cron.Schedule
+}
+
+// NewScheduler returns a stopped scheduler that polls through p.
+func NewScheduler(p *Poller, log *slog.Logger) *Scheduler {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	cl := cronLogger{log}
+	ctx, cancel := context.WithCancel(context.Background())
+	s := &Scheduler{
+		poller: p,
+		log:    log,
+		// cron's default chain does not recover panics, and a slow feed
+		// must not pile up overlapping polls of itself.
+		cron:    cron.New(cron.WithChain(cron.Recover(cl), cron.SkipIfStillRunning(cl)), cron.WithLogger(cl)),
+		ctx:     ctx,
+		cancel:  cancel,
+		entries: map[string]*scheduled{},
+	}
+	s.beat.Store(time.Now().UnixNano())
+	s.cron.Schedule(cron.Every(heartbeat), cron.FuncJob(func() { s.beat.Store(time.Now().UnixNano()) }))
+	return s
+}
+
+// Interval is a feed's nominal time between polls, derived from its schedule.
+func Interval(spec string) time.Duration {
+	sched, err := cron.ParseStandard(spec)
+	if err != nil {
+		return 10 * time.Minute
+	}
+	return interval(sched)
+}
+
+// NextPoll is when a schedule next fires after t.
+func NextPoll(spec string, t time.Time) (time.Time, error) {
+	sched, err := cron.ParseStandard(spec)
+	if err != nil {
+		return time.Time{}, err
+	}
+	return sched.Next(t), nil
+}
+
+func interval(sched cron.Schedule) time.Duration {
+	t1 := sched.Next(time.Now())
+	if d := sched.Next(t1).Sub(t1); d > 0 {
+		return d
+	}
+	return 10 * time.Minute
+}
+
+// Apply makes the scheduled feeds exactly feeds: new ones start, removed
+// ones stop (a poll of theirs in flight finishes), changed ones take their
+// new settings at their next poll.
+func (s *Scheduler) Apply(feeds []crier.Feed) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	want := map[string]bool{}
+	for _, f := range feeds {
+		want[f.FeedID()] = true
+		if cur, ok := s.entries[f.FeedID()]; ok {
+			if cur.feed.Schedule == f.Schedule {
+				cur.feed = f
+				continue
+			}
+			s.cron.Remove(cur.entry)
+			delete(s.entries, f.FeedID())
+		}
+		sched, err := cron.ParseStandard(f.Schedule)
+		if err != nil {
+			return fmt.Errorf("feed %s: schedule %q: %w", f.Name, f.Schedule, err)
+		}
+		sc := &scheduled{feed: f, schedule: sched}
+		id := f.FeedID()
+		sc.entry = s.cron.Schedule(sched, cron.FuncJob(func() { s.run(id) }))
+		s.entries[id] = sc
+	}
+	for id, sc := range s.entries {
+		if !want[id] {
+			s.cron.Remove(sc.entry)
+			delete(s.entries, id)
+		}
+	}
+	return nil
+}
+
+// run is one scheduled poll. The feed is looked up at run time so that a
+// reload's changes apply to the next poll.
+func (s *Scheduler) run(feedID string) {
+	s.mu.Lock()
+	sc, ok := s.entries[feedID]
+	var feed crier.Feed
+	var every time.Duration
+	if ok {
+		feed, every = sc.feed, interval(sc.schedule)
+	}
+	s.mu.Unlock()
+	if !ok || s.ctx.Err() != nil {
+		return
+	}
+	s.polls.Add(1)
+	defer s.polls.Done()
+	select {
+	case <-time.After(Jitter(feedID, every)):
+	case <-s.ctx.Done():
+		return
+	}
+	res, err := s.poller.Poll(s.ctx, feed, false)
+	if err == nil && res.Skipped != "" {
+		s.log.Debug("poll skipped", "feed", feed.Name, "reason", res.Skipped)
+	}
+}
+
+// Jitter is a stable per-feed delay, so feeds sharing a schedule do not
+// all hit the network in the same second: up to a tenth of the interval,
+// at most a minute.
+func Jitter(feedID string, every time.Duration) time.Duration {
+	spread := min(every/10, time.Minute)
+	if spread <= 0 {
+		return 0
+	}
+	h := fnv.New64a()
+	h.Write([]byte(feedID))
+	return time.Duration(h.Sum64() % uint64(spread))
+}
+
+// Start begins scheduling.
+func (s *Scheduler) Start() { s.cron.Start() }
+
+// Stop stops scheduling new polls, lets polls in flight finish for up to
+// grace, then cancels the rest and waits for them.
+func (s *Scheduler) Stop(grace time.Duration) {
+	cronDone := s.cron.Stop()
+	idle := make(chan struct{})
+	go func() {
+		<-cronDone.Done()
+		s.polls.Wait()
+		close(idle)
+	}()
+	select {
+	case <-idle:
+	case <-time.After(grace):
+		s.log.Warn("polls still running at shutdown; cancelling them", "grace", grace)
+	}
+	s.cancel()
+	<-idle
+}
+
+// Next returns when a feed is next due, zero if it is not scheduled.
+func (s *Scheduler) Next(feedID string) time.Time {
+	s.mu.Lock()
+	sc, ok := s.entries[feedID]
+	s.mu.Unlock()
+	if !ok {
+		return time.Time{}
+	}
+	return s.cron.Entry(sc.entry).Next
+}
+
+// Feeds returns the scheduled feeds.
+func (s *Scheduler) Feeds() []crier.Feed {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]crier.Feed, 0, len(s.entries))
+	for _, sc := range s.entries {
+		out = append(out, sc.feed)
+	}
+	return out
+}
+
+// PollNow polls the named feed at once, ignoring its backoff.
+func (s *Scheduler) PollNow(ctx context.Context, name string) (Result, error) {
+	s.mu.Lock()
+	var feed crier.Feed
+	found := false
+	for _, sc := range s.entries {
+		if sc.feed.Name == name {
+			feed, found = sc.feed, true
+		}
+	}
+	s.mu.Unlock()
+	if !found {
+		return Result{}, fmt.Errorf("no feed named %q", name)
+	}
+	s.polls.Add(1)
+	defer s.polls.Done()
+	return s.poller.Poll(ctx, feed, true)
+}
+
+// LastBeat is when the cron loop last proved it is alive.
+func (s *Scheduler) LastBeat() time.Time { return time.Unix(0, s.beat.Load()) }
+
+// PollAll polls every feed once, concurrently within the poller's limit,
+// and returns every result (for `run --once`).
+func PollAll(ctx context.Context, p *Poller, feeds []crier.Feed) []Result {
+	results := make([]Result, len(feeds))
+	var wg sync.WaitGroup
+	for i, f := range feeds {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			res, err := p.Poll(ctx, f, false)
+			res.Feed, res.Err = f.Name, err
+			results[i] = res
+		}()
+	}
+	wg.Wait()
+	return results
+}
+
+// cronLogger adapts slog to cron's logger.
+type cronLogger struct{ log *slog.Logger }
+
+func (l cronLogger) Info(msg string, kv ...any) { l.log.Debug("cron: "+msg, kv...) }
+func (l cronLogger) Error(err error, msg string, kv ...any) {
+	l.log.Error("cron: "+msg, append(kv, "err", err)...)
+}
