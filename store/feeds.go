@@ -1,0 +1,234 @@
+package store
+
+import (
+	"bytes"
+	"encoding/binary"
+	"encoding/json"
+	"fmt"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/crierd/crier"
+)
+
+// FeedState returns what was remembered about feedID; false if nothing.
+func (s *Store) FeedState(feedID string) (crier.FeedState, bool, error) {
+	var st crier.FeedState
+	var ok bool
+	err := s.db.View(func(tx *bolt.Tx) error {
+		var err error
+		st, ok, err = getState(tx, feedID)
+		return err
+	})
+	if err != nil {
+		return st, false, fmt.Errorf("feed %s: load state: %w", feedID, err)
+	}
+	return st, ok, nil
+}
+
+// FeedStates returns the state of every feed the file knows, by feed ID.
+func (s *Store) FeedStates() (map[string]crier.FeedState, error) {
+	out := make(map[string]crier.FeedState)
+	err := s.db.View(func(tx *bolt.Tx) error {
+		return tx.Bucket(bFeeds).ForEach(func(k, v []byte) error {
+			var st crier.FeedState
+			if err := json.Unmarshal(v, &st); err != nil {
+				return fmt.Errorf("feed %s: decode state: %w", k, err)
+			}
+			out[string(k)] = st
+			return nil
+		})
+	})
+	if err != nil {
+		return nil, fmt.Errorf("load feed states: %w", err)
+	}
+	return out, nil
+}
+
+// SaveFeedState records st for a poll that brought no items (a failure, a
+// 304, an unchanged body).
+func (s *Store) SaveFeedState(feedID string, st crier.FeedState) error {
+	err := s.db.Update(func(tx *bolt.Tx) error { return putState(tx, feedID, st) })
+	if err != nil {
+		return fmt.Errorf("feed %s: save state: %w", feedID, err)
+	}
+	return nil
+}
+
+func getState(tx *bolt.Tx, feedID string) (crier.FeedState, bool, error) {
+	var st crier.FeedState
+	v := tx.Bucket(bFeeds).Get([]byte(feedID))
+	if v == nil {
+		return st, false, nil
+	}
+	if err := json.Unmarshal(v, &st); err != nil {
+		return st, false, fmt.Errorf("decode state: %w", err)
+	}
+	return st, true, nil
+}
+
+func putState(tx *bolt.Tx, feedID string, st crier.FeedState) error {
+	v, err := json.Marshal(st)
+	if err != nil {
+		return fmt.Errorf("encode state: %w", err)
+	}
+	return tx.Bucket(bFeeds).Put([]byte(feedID), v)
+}
+
+// IngestResult says what one Ingest did.
+type IngestResult struct {
+	Items     int // items with at least one key
+	New       int // items none of whose keys had been seen
+	Queued    int // deliveries put in the outbox
+	FirstPoll bool
+}
+
+// Ingest records a successful fetch of feedID in one write transaction:
+// it finds the new items, lets plan turn them into deliveries, marks every
+// key of every item seen, remembers the fetch's key set for Prune, queues
+// the deliveries and saves st (with Seeded set).
+//
+// An item is new when none of its Keys is in the feed's seen set nor among
+// the Keys of an earlier item of the same batch. A new item is Reposted when
+// one of its AltKeys was seen before this batch. firstPoll is true when the
+// feed had never been seeded. Items without Keys are skipped.
+//
+// plan runs inside the write transaction: it must be quick and must not
+// call the Store. A nil plan queues nothing.
+func (s *Store) Ingest(feedID string, st crier.FeedState, items []crier.Item,
+	plan func(fresh []crier.NewItem, firstPoll bool) []crier.Delivery) (IngestResult, error) {
+	var res IngestResult
+	now := s.now()
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		res = IngestResult{}
+		old, ok, err := getState(tx, feedID)
+		if err != nil {
+			return err
+		}
+		res.FirstPoll = !ok || !old.Seeded
+		seen, err := tx.Bucket(bSeen).CreateBucketIfNotExists([]byte(feedID))
+		if err != nil {
+			return fmt.Errorf("create seen bucket: %w", err)
+		}
+
+		// Decide what is new before writing anything, so that "seen before
+		// this batch" is simply "in the bucket".
+		var kb []byte // scratch for lookups: bbolt only keeps Put's slices
+		has := func(k string) bool {
+			kb = append(kb[:0], k...)
+			return seen.Get(kb) != nil
+		}
+		batch := make(map[string]struct{}, 2*len(items))
+		var fresh []crier.NewItem
+		nkeys := 0
+		for _, it := range items {
+			if len(it.Keys) == 0 {
+				continue
+			}
+			res.Items++
+			nkeys += len(it.Keys) + len(it.AltKeys)
+			isNew := true
+			for _, k := range it.Keys {
+				if _, dup := batch[k]; dup || has(k) {
+					isNew = false
+					break
+				}
+			}
+			for _, k := range it.Keys {
+				batch[k] = struct{}{}
+			}
+			if !isNew {
+				continue
+			}
+			ni := crier.NewItem{Item: it}
+			for _, k := range it.AltKeys {
+				if has(k) {
+					ni.Reposted = true
+					break
+				}
+			}
+			fresh = append(fresh, ni)
+		}
+		res.New = len(fresh)
+
+		var deliveries []crier.Delivery
+		if plan != nil {
+			deliveries = plan(fresh, res.FirstPoll)
+		}
+
+		// Mark seen, keeping the first-seen time of keys already known;
+		// collect the fetch's key set on the way.
+		stamp := timeBytes(now)
+		latest := make([]byte, 0, nkeys*24)
+		mark := func(k string) error {
+			latest = binary.AppendUvarint(latest, uint64(len(k)))
+			latest = append(latest, k...)
+			if has(k) {
+				return nil
+			}
+			return seen.Put([]byte(k), stamp)
+		}
+		for _, it := range items {
+			if len(it.Keys) == 0 {
+				continue
+			}
+			for _, k := range it.Keys {
+				if err := mark(k); err != nil {
+					return fmt.Errorf("mark %q seen: %w", k, err)
+				}
+			}
+			for _, k := range it.AltKeys {
+				if err := mark(k); err != nil {
+					return fmt.Errorf("mark %q seen: %w", k, err)
+				}
+			}
+		}
+		lb := tx.Bucket(bLatest)
+		if !bytes.Equal(lb.Get([]byte(feedID)), latest) {
+			if err := lb.Put([]byte(feedID), latest); err != nil {
+				return fmt.Errorf("save latest key set: %w", err)
+			}
+		}
+
+		if _, err := enqueueTx(tx, now, deliveries); err != nil {
+			return err
+		}
+		res.Queued = len(deliveries)
+
+		st.Seeded = true
+		return putState(tx, feedID, st)
+	})
+	if err != nil {
+		return IngestResult{}, fmt.Errorf("feed %s: ingest %d items: %w", feedID, len(items), err)
+	}
+	return res, nil
+}
+
+// Seen reports whether key has been seen in feedID.
+func (s *Store) Seen(feedID, key string) (bool, error) {
+	var ok bool
+	err := s.db.View(func(tx *bolt.Tx) error {
+		if b := tx.Bucket(bSeen).Bucket([]byte(feedID)); b != nil {
+			ok = b.Get([]byte(key)) != nil
+		}
+		return nil
+	})
+	return ok, err
+}
+
+// decodeLatest turns a stored key set into a lookup set. ok is false when
+// the value is malformed (Ingest never writes such a thing); Prune then
+// protects every key of the feed until the next Ingest rewrites the set,
+// because deleting a key still on the feed would announce its item again.
+func decodeLatest(v []byte) (set map[string]struct{}, ok bool) {
+	set = make(map[string]struct{})
+	for len(v) > 0 {
+		n, w := binary.Uvarint(v)
+		if w <= 0 || uint64(len(v)-w) < n {
+			return set, false
+		}
+		set[string(v[w:w+int(n)])] = struct{}{}
+		v = v[w+int(n):]
+	}
+	return set, true
+}
