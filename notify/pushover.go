@@ -1,0 +1,451 @@
+package notify
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/crierd/crier"
+	"github.com/gregdel/pushover"
+)
+
+// Pushover sends notifications through the Pushover message API.
+//
+// Why the POST is ours and not gregdel/pushover's SendMessage: that library
+// (v1.3.1) sends with http.DefaultClient (no timeout, no context), reads its
+// endpoint from the package variable APIEndpoint (shared by the whole
+// process, so it cannot point one notifier at a test server), and hides the
+// HTTP status, so a 429 quota refusal and a 400 rejection arrive as the same
+// pushover.Errors. Worse, after an accepted message it returns
+// ErrInvalidHeaders when the X-Limit-App-* headers are missing, which would
+// make us retry, and duplicate, a delivered message. So we keep its types
+// (pushover.Message, pushover.Response, pushover.Limit), its limit and
+// priority constants and its error values, validate what its unexported
+// validate() checks, and encode the form exactly as its toMap does, but
+// send with our client under ctx and read the status ourselves.
+type Pushover struct {
+	name     string
+	client   *http.Client
+	log      *slog.Logger
+	endpoint string // …/messages.json
+	token    string
+	user     string
+	sound    string
+	device   string
+	priority int
+	retry    time.Duration
+	expire   time.Duration
+	timeout  time.Duration
+	now      func() time.Time
+
+	mu        sync.Mutex
+	limit     int
+	remaining int
+	reset     time.Time
+	known     bool
+	warnedLow bool
+	warnedOut bool
+}
+
+// DefaultPushoverAPI is the real service's base URL.
+const DefaultPushoverAPI = "https://api.pushover.net/1"
+
+// pushoverMinBackoff is the API's rule: wait at least 5 s between retries.
+const pushoverMinBackoff = 5 * time.Second
+
+// Emergency (priority 2) notifications repeat until acknowledged; the API
+// requires both parameters and bounds them.
+const (
+	pushoverDefaultRetry  = time.Minute
+	pushoverDefaultExpire = time.Hour
+	pushoverMinRetry      = 30 * time.Second
+	pushoverMaxExpire     = 3 * time.Hour
+)
+
+// pushoverParkFallback is how long to stop sending after a 429 that did
+// not say when the quota resets.
+const pushoverParkFallback = time.Hour
+
+var (
+	pushoverKeyRe    = regexp.MustCompile(`^[A-Za-z0-9]{30}$`)
+	pushoverDeviceRe = regexp.MustCompile(`^[A-Za-z0-9_-]{1,25}$`)
+)
+
+// NewPushover builds a Pushover notifier from its config. client may be
+// nil (a plain client is used; every send is still bounded by the timeout).
+func NewPushover(cfg crier.NotifierConfig, client *http.Client, log *slog.Logger) (*Pushover, error) {
+	if client == nil {
+		client = &http.Client{}
+	}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	p := &Pushover{
+		name:     cfg.Name,
+		client:   client,
+		log:      log,
+		token:    strings.TrimSpace(cfg.Option("token", "")),
+		user:     strings.TrimSpace(cfg.Option("user", "")),
+		sound:    cfg.Option("sound", ""),
+		device:   cfg.Option("device", ""),
+		priority: cfg.Priority,
+		now:      time.Now,
+	}
+	fail := func(err error) (*Pushover, error) {
+		return nil, fmt.Errorf("notifier %s: %w", cfg.Name, err)
+	}
+	switch {
+	case p.token == "":
+		return fail(pushover.ErrEmptyToken)
+	case !pushoverKeyRe.MatchString(p.token):
+		return fail(fmt.Errorf("%w (want 30 letters and digits)", pushover.ErrInvalidToken))
+	case p.user == "":
+		return fail(pushover.ErrEmptyRecipientToken)
+	case !pushoverKeyRe.MatchString(p.user):
+		return fail(fmt.Errorf("%w (want 30 letters and digits)", pushover.ErrInvalidRecipientToken))
+	case p.priority < pushover.PriorityLowest || p.priority > pushover.PriorityEmergency:
+		return fail(fmt.Errorf("%w: %d (want -2..2)", pushover.ErrInvalidPriority, p.priority))
+	}
+	if p.device != "" {
+		for _, d := range strings.Split(p.device, ",") {
+			if !pushoverDeviceRe.MatchString(d) {
+				return fail(fmt.Errorf("%w: %q", pushover.ErrInvalidDeviceName, d))
+			}
+		}
+	}
+	var err error
+	if p.retry, err = durationOption(cfg, "retry", pushoverDefaultRetry); err != nil {
+		return fail(err)
+	}
+	if p.expire, err = durationOption(cfg, "expire", pushoverDefaultExpire); err != nil {
+		return fail(err)
+	}
+	if p.timeout, err = durationOption(cfg, "timeout", 10*time.Second); err != nil {
+		return fail(err)
+	}
+	p.retry = max(p.retry, pushoverMinRetry)
+	p.expire = min(p.expire, pushoverMaxExpire)
+	base := strings.TrimRight(cfg.Option("api_url", DefaultPushoverAPI), "/")
+	u, err := url.Parse(base)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return fail(fmt.Errorf("api_url %q is not an http(s) URL", base))
+	}
+	p.endpoint = base + "/messages.json"
+	return p, nil
+}
+
+// durationOption reads "90", "90s" or "1m30s"; a bare number is seconds.
+func durationOption(cfg crier.NotifierConfig, key string, def time.Duration) (time.Duration, error) {
+	v := strings.TrimSpace(cfg.Option(key, ""))
+	if v == "" {
+		return def, nil
+	}
+	if n, err := strconv.Atoi(v); err == nil && n > 0 {
+		return time.Duration(n) * time.Second, nil
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil || d <= 0 {
+		return 0, fmt.Errorf("option %s: %q is not a positive duration", key, v)
+	}
+	return d, nil
+}
+
+// MinBackoff tells the dispatcher the API's minimum pause between retries.
+func (p *Pushover) MinBackoff() time.Duration { return pushoverMinBackoff }
+
+// Quota returns the app's message quota as last reported by the API.
+func (p *Pushover) Quota() (limit, remaining int, reset time.Time, known bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.limit, p.remaining, p.reset, p.known
+}
+
+// Send pushes one notification. It never fails for length: every field is
+// cut to the API's limit.
+func (p *Pushover) Send(ctx context.Context, n crier.Notification) error {
+	if until, ok := p.exhausted(); ok {
+		return Parked(fmt.Errorf("notifier %s: pushover monthly quota used up until %s",
+			p.name, until.Format(time.RFC3339)), until)
+	}
+	msg := p.message(n)
+	ctx, cancel := context.WithTimeout(ctx, p.timeout)
+	defer cancel()
+	form := pushoverForm(msg, p.token, p.user)
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, p.endpoint, strings.NewReader(form.Encode()))
+	if err != nil {
+		return Permanent(fmt.Errorf("notifier %s: %w", p.name, err))
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("User-Agent", "crier/"+crier.Version+" (+"+crier.ProjectURL+")")
+	resp, err := p.client.Do(req)
+	if err != nil {
+		return Temporary(fmt.Errorf("notifier %s: pushover: %w", p.name, err), 0)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+	if err != nil && resp.StatusCode == http.StatusOK {
+		// The status line said OK; a cut body does not undo the delivery.
+		p.log.Warn("pushover reply unreadable after acceptance", "notifier", p.name, "err", err)
+	}
+	limit, limitErr := pushoverLimit(resp.Header)
+	if limitErr == nil {
+		p.track(limit)
+	}
+
+	var r pushover.Response
+	jsonErr := json.Unmarshal(body, &r)
+	switch {
+	case resp.StatusCode == http.StatusOK && (jsonErr != nil || r.Status == 1):
+		// Delivered. Missing limit headers (the library's ErrInvalidHeaders)
+		// only cost us quota tracking; retrying would duplicate the push.
+		if limitErr != nil {
+			p.log.Debug("pushover reply without quota headers", "notifier", p.name, "err", limitErr)
+		}
+		return nil
+	case resp.StatusCode == http.StatusTooManyRequests:
+		until := p.parkUntil(limit, limitErr == nil)
+		return Parked(fmt.Errorf("notifier %s: pushover refused the message, monthly quota used up (HTTP 429: %s)",
+			p.name, pushoverDetail(r, body)), until)
+	case resp.StatusCode == http.StatusOK:
+		// 200 with status != 1 is not documented; the request was read and
+		// refused, so repeating it cannot help.
+		return Permanent(fmt.Errorf("notifier %s: pushover: status %d: %s", p.name, r.Status, pushoverDetail(r, body)))
+	case resp.StatusCode >= 400:
+		return HTTPStatusError("notifier "+p.name+": pushover", resp.StatusCode,
+			pushoverDetail(r, body), RetryAfter(resp.Header, p.now()))
+	}
+	return Temporary(fmt.Errorf("notifier %s: pushover: unexpected HTTP %d", p.name, resp.StatusCode), 0)
+}
+
+// message shapes a notification for Pushover's fields.
+func (p *Pushover) message(n crier.Notification) *pushover.Message {
+	m := &pushover.Message{
+		Priority:   p.priority,
+		Sound:      p.sound,
+		DeviceName: p.device,
+	}
+	if n.Priority != nil {
+		m.Priority = min(max(*n.Priority, pushover.PriorityLowest), pushover.PriorityEmergency)
+	}
+	if m.Priority == pushover.PriorityEmergency {
+		m.Retry, m.Expire = p.retry, p.expire
+	}
+	if !n.Published.IsZero() && n.Published.Unix() > 0 {
+		m.Timestamp = n.Published.Unix()
+	}
+	head := headline(n)
+	var text string
+	switch n.Kind {
+	case crier.KindSummary:
+		m.Title = summaryTitle(n)
+		text = strings.Join(summaryLines(n, 10), "\n")
+		m.URL = n.FeedLink
+	case crier.KindTest:
+		m.Title = "crier test"
+		text = head
+		m.URL = n.Link
+	default:
+		m.Title = n.Feed
+		text = head
+		if s := oneLine(n.Summary); s != "" && s != head {
+			text += "\n" + Truncate(s, 300)
+		}
+		m.URL = n.Link
+	}
+	if m.Title == "" {
+		m.Title = "crier"
+	}
+	if strings.TrimSpace(text) == "" {
+		text = m.Title
+	}
+	m.Title = Truncate(clean(m.Title), pushover.MessageTitleMaxLength)
+	m.Message = Truncate(clean(text), pushover.MessageMaxLength)
+	m.URL = Truncate(clean(m.URL), pushover.MessageURLMaxLength)
+	if m.URL != "" && head != "" {
+		m.URLTitle = Truncate(clean(head), pushover.MessageURLTitleMaxLength)
+	}
+	return m
+}
+
+// pushoverForm encodes m the way the library's Message.toMap does (it is
+// unexported there).
+func pushoverForm(m *pushover.Message, token, user string) url.Values {
+	f := url.Values{}
+	f.Set("token", token)
+	f.Set("user", user)
+	f.Set("message", m.Message)
+	f.Set("priority", strconv.Itoa(m.Priority))
+	set := func(k, v string) {
+		if v != "" {
+			f.Set(k, v)
+		}
+	}
+	set("title", m.Title)
+	set("url", m.URL)
+	set("url_title", m.URLTitle)
+	set("sound", m.Sound)
+	set("device", m.DeviceName)
+	if m.Timestamp != 0 {
+		f.Set("timestamp", strconv.FormatInt(m.Timestamp, 10))
+	}
+	if m.HTML {
+		f.Set("html", "1")
+	}
+	if m.Monospace {
+		f.Set("monospace", "1")
+	}
+	if m.Priority == pushover.PriorityEmergency {
+		f.Set("retry", strconv.FormatFloat(m.Retry.Seconds(), 'f', -1, 64))
+		f.Set("expire", strconv.FormatFloat(m.Expire.Seconds(), 'f', -1, 64))
+		set("callback", m.CallbackURL)
+	}
+	if m.TTL != 0 {
+		f.Set("ttl", strconv.FormatFloat(m.TTL.Seconds(), 'f', -1, 64))
+	}
+	return f
+}
+
+// pushoverLimit reads the X-Limit-App-* headers like the library's
+// unexported newLimit, returning its ErrInvalidHeaders when any is missing.
+func pushoverLimit(h http.Header) (pushover.Limit, error) {
+	var vals [3]int64
+	for i, k := range []string{"X-Limit-App-Limit", "X-Limit-App-Remaining", "X-Limit-App-Reset"} {
+		v := h.Values(k)
+		if len(v) != 1 {
+			return pushover.Limit{}, pushover.ErrInvalidHeaders
+		}
+		n, err := strconv.ParseInt(strings.TrimSpace(v[0]), 10, 64)
+		if err != nil {
+			return pushover.Limit{}, fmt.Errorf("%w: %s: %w", pushover.ErrInvalidHeaders, k, err)
+		}
+		vals[i] = n
+	}
+	return pushover.Limit{Total: int(vals[0]), Remaining: int(vals[1]), NextReset: time.Unix(vals[2], 0)}, nil
+}
+
+// track records the quota and warns once when it runs low and once when
+// it runs out (again after it was replenished).
+func (p *Pushover) track(l pushover.Limit) {
+	p.mu.Lock()
+	p.limit, p.remaining, p.reset, p.known = l.Total, l.Remaining, l.NextReset, true
+	low := l.Total > 0 && l.Remaining*10 < l.Total
+	warnLow := low && l.Remaining > 0 && !p.warnedLow
+	warnOut := l.Remaining <= 0 && !p.warnedOut
+	if warnLow {
+		p.warnedLow = true
+	}
+	if warnOut {
+		p.warnedLow, p.warnedOut = true, true
+	}
+	if !low {
+		p.warnedLow, p.warnedOut = false, false
+	}
+	p.mu.Unlock()
+	switch {
+	case warnOut:
+		p.log.Warn("pushover monthly quota used up; notifications wait until it resets",
+			"notifier", p.name, "limit", l.Total, "reset", l.NextReset.Format(time.RFC3339))
+	case warnLow:
+		p.log.Warn("pushover monthly quota running low",
+			"notifier", p.name, "remaining", l.Remaining, "limit", l.Total, "reset", l.NextReset.Format(time.RFC3339))
+	}
+}
+
+// exhausted reports a known used-up quota that has not reset yet, so that
+// we do not spend a request to hear 429 again.
+func (p *Pushover) exhausted() (time.Time, bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.known && p.remaining <= 0 && p.reset.After(p.now()) {
+		return p.reset, true
+	}
+	return time.Time{}, false
+}
+
+func (p *Pushover) parkUntil(l pushover.Limit, fromHeaders bool) time.Time {
+	now := p.now()
+	if fromHeaders && l.NextReset.After(now) {
+		return l.NextReset
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.known && p.reset.After(now) {
+		return p.reset
+	}
+	// The quota resets at a time we were not told: probe again later.
+	return now.Add(pushoverParkFallback)
+}
+
+func pushoverDetail(r pushover.Response, body []byte) string {
+	if len(r.Errors) > 0 {
+		d := strings.Join(r.Errors, "; ")
+		if r.ID != "" {
+			d += " (request " + r.ID + ")"
+		}
+		return d
+	}
+	return Truncate(oneLine(string(body)), 200)
+}
+
+// headline is what a notification is about, never empty when it has any
+// text at all: its title, else an excerpt of its summary, else its link.
+func headline(n crier.Notification) string {
+	if t := oneLine(n.Title); t != "" {
+		return t
+	}
+	if s := oneLine(n.Summary); s != "" {
+		return Truncate(s, 80)
+	}
+	return strings.TrimSpace(n.Link)
+}
+
+func summaryTitle(n crier.Notification) string {
+	count := n.Count
+	if count == 0 {
+		count = len(n.Items)
+	}
+	if count == 1 {
+		return "1 new headline from " + n.Feed
+	}
+	return fmt.Sprintf("%d new headlines from %s", count, n.Feed)
+}
+
+// summaryLines lists up to max titles of a summary, then how many more.
+func summaryLines(n crier.Notification, max int) []string {
+	var lines []string
+	for i, h := range n.Items {
+		if i == max {
+			lines = append(lines, fmt.Sprintf("… and %d more", len(n.Items)-max))
+			break
+		}
+		t := oneLine(h.Title)
+		if t == "" {
+			t = h.Link
+		}
+		lines = append(lines, "• "+t)
+	}
+	return lines
+}
+
+// oneLine collapses all whitespace runs (newlines included) to one space.
+func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
+
+// clean drops control characters other than newline and tab: feeds carry
+// them and they help nobody on a lock screen.
+func clean(s string) string {
+	return strings.Map(func(r rune) rune {
+		if (r < 0x20 && r != '\n' && r != '\t') || r == 0x7f {
+			return -1
+		}
+		return r
+	}, s)
+}
