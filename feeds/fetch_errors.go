@@ -1,0 +1,128 @@
+package feeds
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Errors a caller may want to tell apart (all returned wrapped, with the URL).
+var (
+	ErrBodyTooLarge     = errors.New("body exceeds max_body")
+	ErrRedirectLoop     = errors.New("redirect loop")
+	ErrTooManyRedirects = errors.New("too many redirects")
+)
+
+// HTTPError is a response other than 2xx or 304.
+type HTTPError struct {
+	Status     int
+	RetryAfter time.Duration // from Retry-After (429, 503), 0 when absent
+	URL        string
+}
+
+func (e *HTTPError) Error() string {
+	msg := fmt.Sprintf("fetch %s: HTTP %d %s", e.URL, e.Status, http.StatusText(e.Status))
+	if e.RetryAfter > 0 {
+		msg += fmt.Sprintf(" (retry after %s)", e.RetryAfter)
+	}
+	return msg
+}
+
+// Gone reports 410 Gone: the publisher says the feed will not come back.
+func (e *HTTPError) Gone() bool { return e.Status == http.StatusGone }
+
+// Temporary reports statuses worth retrying soon: 408, 425, 429 and 5xx.
+func (e *HTTPError) Temporary() bool {
+	switch {
+	case e.Status == http.StatusRequestTimeout, e.Status == http.StatusTooEarly,
+		e.Status == http.StatusTooManyRequests, e.Status >= 500:
+		return true
+	}
+	return false
+}
+
+// capReader fails, rather than truncating, once more than max bytes pass.
+type capReader struct {
+	r            io.Reader
+	left, max    int64
+	decompressed bool
+}
+
+func (c *capReader) Read(p []byte) (int, error) {
+	if c.left < 0 {
+		return 0, c.err()
+	}
+	if int64(len(p)) > c.left+1 {
+		p = p[:c.left+1]
+	}
+	n, err := c.r.Read(p)
+	c.left -= int64(n)
+	if c.left < 0 {
+		return n + int(c.left), c.err() // never hand out bytes past the cap
+	}
+	return n, err
+}
+
+func (c *capReader) err() error {
+	what := ""
+	if c.decompressed {
+		what = "decompressed "
+	}
+	return fmt.Errorf("%s%w (%s)", what, ErrBodyTooLarge, formatSize(c.max))
+}
+
+// formatSize writes sizes the way max_body is written in the config.
+func formatSize(n int64) string {
+	switch {
+	case n >= 1<<20 && n%(1<<20) == 0:
+		return fmt.Sprintf("%d MiB", n>>20)
+	case n >= 1<<10 && n%(1<<10) == 0:
+		return fmt.Sprintf("%d KiB", n>>10)
+	}
+	return fmt.Sprintf("%d bytes", n)
+}
+
+// maxRetryAfter bounds what a server can ask for; beyond it the caller's
+// own backoff is the better guide.
+const maxRetryAfter = 24 * time.Hour
+
+// parseRetryAfter reads delay-seconds or an HTTP-date; 0 when absent or
+// unreadable.
+func parseRetryAfter(v string, now time.Time) time.Duration {
+	v = strings.TrimSpace(v)
+	if v == "" {
+		return 0
+	}
+	var d time.Duration
+	if n, err := strconv.ParseInt(v, 10, 64); err == nil {
+		if n <= 0 {
+			return 0
+		}
+		d = time.Duration(min(n, int64(maxRetryAfter/time.Second))) * time.Second
+	} else if t, err := http.ParseTime(v); err == nil {
+		d = t.Sub(now).Round(time.Second)
+	}
+	return max(0, min(d, maxRetryAfter))
+}
+
+// parseMaxAge reads Cache-Control max-age; no-store/no-cache give 0.
+func parseMaxAge(v string) time.Duration {
+	var age time.Duration
+	for _, part := range strings.Split(v, ",") {
+		k, val, _ := strings.Cut(strings.TrimSpace(part), "=")
+		switch strings.ToLower(strings.TrimSpace(k)) {
+		case "no-store", "no-cache":
+			return 0
+		case "max-age":
+			n, err := strconv.ParseInt(strings.Trim(strings.TrimSpace(val), `"`), 10, 64)
+			if err == nil && n > 0 {
+				age = time.Duration(min(n, int64(365*24*time.Hour/time.Second))) * time.Second
+			}
+		}
+	}
+	return age
+}

@@ -1,0 +1,285 @@
+package feeds
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/crierd/crier"
+	"github.com/mmcdole/gofeed"
+	"github.com/mmcdole/gofeed/rss"
+)
+
+// DefaultMaxItems applies when Parse is given maxItems <= 0.
+const DefaultMaxItems = 500
+
+// ErrEmptyBody is returned (wrapped, with the URL) for an empty or
+// whitespace-only document.
+var ErrEmptyBody = errors.New("empty body")
+
+// Parsed is a feed reduced to what crier uses.
+type Parsed struct {
+	Title  string
+	Link   string // the site the feed belongs to, absolute
+	Format string // "rss", "atom" or "json"
+	Items  []crier.Item
+	// TTL is the publisher's refresh hint: RSS <ttl>, else
+	// sy:updatePeriod/sy:updateFrequency; 0 when there is none.
+	TTL time.Duration
+	// Truncated reports that the document ended early and Items holds only
+	// the items received in full.
+	Truncated bool
+	// Lenient reports that the JSON Feed did not decode strictly and was
+	// read field by field (see parseJSONLenient).
+	Lenient bool
+}
+
+// NotAFeedError says a document is something other than a feed, typically
+// an HTML page; Alternates lists the feeds the page advertises.
+type NotAFeedError struct {
+	URL        string
+	What       string // "an HTML page", "an XML document with root <x>", …
+	Alternates []Alternate
+}
+
+func (e *NotAFeedError) Error() string {
+	what := e.What
+	if what == "" {
+		what = "an unrecognised document"
+	}
+	msg := fmt.Sprintf("%s: not a feed but %s", e.URL, what)
+	if len(e.Alternates) == 0 {
+		if what == whatHTML {
+			msg += " advertising no feed"
+		}
+		return msg
+	}
+	urls := make([]string, len(e.Alternates))
+	for i, a := range e.Alternates {
+		urls[i] = a.URL
+	}
+	return msg + "; it advertises: " + strings.Join(urls, ", ")
+}
+
+const whatHTML = "an HTML page"
+
+// Parse decodes body (already un-gzipped) as RSS, Atom or JSON Feed and
+// returns its first maxItems items (DefaultMaxItems when maxItems <= 0)
+// with Keys set. contentType is the HTTP Content-Type (for the charset of
+// documents that declare none); feedURL resolves relative links and names
+// the feed in errors.
+//
+// A truncated XML document yields the items received in full and
+// Parsed.Truncated: a cut-off download of a long feed still announces its
+// newest items, while a half-received item is never announced (its missing
+// link or text would give it different keys from the complete item later).
+func Parse(body []byte, contentType, feedURL string, maxItems int) (*Parsed, error) {
+	if maxItems <= 0 {
+		maxItems = DefaultMaxItems
+	}
+	if len(bytes.TrimSpace(body)) == 0 {
+		return nil, fmt.Errorf("%s: %w", feedURL, ErrEmptyBody)
+	}
+	doc, err := toUTF8(body, contentType)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", feedURL, err)
+	}
+	trimmed := bytes.TrimLeft(doc, " \t\r\n")
+	if len(trimmed) == 0 {
+		return nil, fmt.Errorf("%s: %w", feedURL, ErrEmptyBody)
+	}
+	switch trimmed[0] {
+	case '{':
+		return parseJSON(trimmed, feedURL, maxItems)
+	case '<':
+		return parseXML(doc, feedURL, maxItems)
+	}
+	return nil, &NotAFeedError{URL: feedURL, What: "neither XML nor JSON"}
+}
+
+func parseXML(doc []byte, feedURL string, maxItems int) (*Parsed, error) {
+	sh := scanXML(doc, maxItems)
+	if !isFeedRoot(sh.root) {
+		return nil, notAFeed(doc, feedURL, sh.root)
+	}
+	if sh.tooDeep {
+		return nil, fmt.Errorf("%s: XML nested deeper than %d elements", feedURL, maxNesting)
+	}
+	if sh.cut != nil {
+		doc = sh.cut
+	}
+	f, err := gofeedParse(doc, feedURL)
+	truncated := false
+	if err != nil && !sh.complete && sh.cut == nil && sh.repaired != nil {
+		if f2, err2 := gofeedParse(sh.repaired, feedURL); err2 == nil {
+			f, err, truncated = f2, nil, true
+		}
+	}
+	if err != nil {
+		if errors.Is(err, gofeed.ErrFeedTypeNotDetected) {
+			return nil, notAFeed(doc, feedURL, sh.root)
+		}
+		if !sh.complete {
+			return nil, fmt.Errorf("%s: truncated or ill-formed XML: %w", feedURL, err)
+		}
+		return nil, fmt.Errorf("%s: %w", feedURL, err)
+	}
+	p := fromGofeed(f, feedURL, maxItems)
+	p.Truncated = truncated
+	return p, nil
+}
+
+// notAFeed explains a document gofeed cannot take.
+func notAFeed(doc []byte, feedURL, root string) error {
+	head := bytes.ToLower(doc[:min(len(doc), 2048)])
+	if root == "html" || root == "head" || root == "body" || bytes.Contains(head, []byte("<!doctype html")) {
+		return &NotAFeedError{URL: feedURL, What: whatHTML, Alternates: Discover(doc, feedURL)}
+	}
+	if root == "" {
+		return &NotAFeedError{URL: feedURL, What: "an XML document without elements"}
+	}
+	return &NotAFeedError{URL: feedURL, What: "an XML document with root <" + root + ">"}
+}
+
+// gofeedParse runs gofeed on doc, turning a panic inside it into an error.
+// A fresh parser per call: gofeed parsers are not safe for concurrent use.
+func gofeedParse(doc []byte, feedURL string) (f *gofeed.Feed, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			f, err = nil, fmt.Errorf("%s: feed parser panicked: %v", feedURL, r)
+		}
+	}()
+	fp := gofeed.NewParser()
+	fp.KeepOriginalFeed = true // for RSS <ttl>, which gofeed does not translate
+	return fp.Parse(bytes.NewReader(doc))
+}
+
+// fromGofeed reduces a gofeed result to Parsed and identifies its items.
+func fromGofeed(f *gofeed.Feed, feedURL string, maxItems int) *Parsed {
+	base, _ := url.Parse(feedURL)
+	p := &Parsed{
+		Title:  plainText(f.Title, 300),
+		Link:   absURL(base, f.Link),
+		Format: f.FeedType,
+		TTL:    feedTTL(f),
+	}
+	src := f.Items
+	if len(src) > maxItems {
+		src = src[:maxItems]
+	}
+	p.Items = make([]crier.Item, 0, len(src))
+	ids := make([]ItemIDs, 0, len(src))
+	for _, gi := range src {
+		if gi == nil {
+			continue
+		}
+		it, id := fromGofeedItem(gi, base)
+		p.Items = append(p.Items, it)
+		ids = append(ids, id)
+	}
+	Identify(p.Items, ids, feedURL, p.Link)
+	return p
+}
+
+func fromGofeedItem(gi *gofeed.Item, base *url.URL) (crier.Item, ItemIDs) {
+	it := crier.Item{
+		Title: plainText(gi.Title, summaryRunes),
+		Link:  absURL(base, gi.Link),
+	}
+	if it.Link == "" {
+		for _, l := range gi.Links {
+			if it.Link = absURL(base, l); it.Link != "" {
+				break
+			}
+		}
+	}
+	it.Summary = plainText(gi.Description, summaryRunes)
+	if it.Summary == "" {
+		it.Summary = plainText(gi.Content, summaryRunes)
+	}
+	switch {
+	case gi.PublishedParsed != nil:
+		it.Published = *gi.PublishedParsed
+	case gi.UpdatedParsed != nil:
+		it.Published = *gi.UpdatedParsed
+	}
+	it.Categories = cleanCategories(gi.Categories)
+	id := ItemIDs{GUID: gi.GUID}
+	for _, e := range gi.Enclosures {
+		if e != nil && e.URL != "" {
+			id.Enclosure = absURL(base, e.URL)
+			break
+		}
+	}
+	return it, id
+}
+
+func cleanCategories(in []string) []string {
+	var out []string
+	seen := map[string]bool{}
+	for _, c := range in {
+		c = plainText(c, 100)
+		if c == "" || seen[strings.ToLower(c)] {
+			continue
+		}
+		seen[strings.ToLower(c)] = true
+		out = append(out, c)
+	}
+	return out
+}
+
+// absURL resolves ref against base; "" when ref is empty or unparseable.
+func absURL(base *url.URL, ref string) string {
+	ref = strings.TrimSpace(ref)
+	if ref == "" {
+		return ""
+	}
+	u, err := resolve(base, ref)
+	if err != nil {
+		return ""
+	}
+	return u.String()
+}
+
+// feedTTL reads the publisher's refresh hint.
+func feedTTL(f *gofeed.Feed) time.Duration {
+	if rf, ok := f.OriginalFeed().(*rss.Feed); ok && rf != nil {
+		if n, err := strconv.Atoi(strings.TrimSpace(rf.TTL)); err == nil && n > 0 && n < 60*24*366 {
+			return time.Duration(n) * time.Minute
+		}
+	}
+	sy := f.Extensions["sy"]
+	if sy == nil {
+		return 0
+	}
+	first := func(name string) string {
+		if v := sy[name]; len(v) > 0 {
+			return strings.TrimSpace(v[0].Value)
+		}
+		return ""
+	}
+	var period time.Duration
+	switch strings.ToLower(first("updatePeriod")) {
+	case "hourly":
+		period = time.Hour
+	case "daily":
+		period = 24 * time.Hour
+	case "weekly":
+		period = 7 * 24 * time.Hour
+	case "monthly":
+		period = 30 * 24 * time.Hour
+	case "yearly":
+		period = 365 * 24 * time.Hour
+	default:
+		return 0
+	}
+	freq := 1
+	if n, err := strconv.Atoi(first("updateFrequency")); err == nil && n > 0 {
+		freq = n
+	}
+	return period / time.Duration(freq)
+}
