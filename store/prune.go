@@ -167,6 +167,9 @@ func (p *feedPruner) run(ctx context.Context) (int, error) {
 
 // delete removes those candidates that are still doomed.
 func (p *feedPruner) delete(cands [][]byte) (int, error) {
+	if p.s.pruneHook != nil {
+		p.s.pruneHook(len(cands))
+	}
 	n := 0
 	err := p.s.db.Update(func(tx *bolt.Tx) error {
 		n = 0
@@ -190,9 +193,6 @@ func (p *feedPruner) delete(cands [][]byte) (int, error) {
 	})
 	if err != nil {
 		return 0, err
-	}
-	if p.s.pruneHook != nil {
-		p.s.pruneHook(len(cands))
 	}
 	return n, nil
 }

@@ -246,3 +246,41 @@ func TestSimulatedYearLevelsOff(t *testing.T) {
 		t.Errorf("file still growing: month 6 %d bytes, month 12 %d bytes", sizeAt[6], sizeAt[12])
 	}
 }
+
+// A poll that lands between Prune's scan and its delete must win: a key
+// that is back on the feed by then stays.
+func TestPruneRechecksBeforeDeleting(t *testing.T) {
+	t.Parallel()
+	s, clk := openTemp(t)
+	all := make([]crier.Item, 30)
+	for i := range all {
+		all[i] = item(fmt.Sprint("g:", i))
+	}
+	if _, err := s.Ingest("f", crier.FeedState{}, all, nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Ingest("f", crier.FeedState{}, nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	clk.Advance(100 * day)
+
+	back := all[:5] // these return to the feed while the first chunk is pending
+	s.pruneHook = func(int) {
+		s.pruneHook = nil
+		if _, err := s.Ingest("f", crier.FeedState{}, back, nil); err != nil {
+			t.Error(err)
+		}
+	}
+	removed, err := s.Prune(context.Background(), clk.Now().Add(-90*day), nil, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if removed != 25 {
+		t.Errorf("removed %d, want 25", removed)
+	}
+	for _, it := range back {
+		if ok, _ := s.Seen("f", it.ID()); !ok {
+			t.Errorf("%s is back on the feed but was pruned", it.ID())
+		}
+	}
+}

@@ -70,9 +70,9 @@ type Store struct {
 	path string
 	now  func() time.Time
 
-	// pruneHook, when set by tests, sees how many keys each pruning write
-	// transaction touched.
-	pruneHook func(touched int)
+	// pruneHook, when set by tests, runs between a pruning scan and the
+	// write transaction that deletes its candidates (at most one chunk).
+	pruneHook func(candidates int)
 }
 
 // Open opens (creating if needed) the state file at path.
