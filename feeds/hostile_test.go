@@ -223,10 +223,13 @@ func hostileCases(t *testing.T) []hostileCase {
 			check: wantErr(ErrBodyTooLarge, "body exceeds max_body (10 MiB)", "$BASE/feed"),
 		},
 		{
-			name:    "gzip bomb is capped after decompression",
-			opt:     FetchOptions{MaxBody: 1 << 20},
-			handler: func(w http.ResponseWriter, r *http.Request) { w.Header().Set("Content-Encoding", "gzip"); w.Write(bomb) },
-			check:   wantErr(ErrBodyTooLarge, "decompressed body exceeds max_body (1 MiB)"),
+			name: "gzip bomb is capped after decompression",
+			opt:  FetchOptions{MaxBody: 1 << 20},
+			handler: func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("Content-Encoding", "gzip")
+				w.Write(bomb)
+			},
+			check: wantErr(ErrBodyTooLarge, "decompressed body exceeds max_body (1 MiB)"),
 		},
 		{
 			name:    "gzip body without Content-Encoding",
