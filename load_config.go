@@ -110,7 +110,11 @@ func (l *loader) checkRefs(cfg *Config) {
 		known = append(known, n.Name)
 	}
 	for _, r := range l.refs {
-		if !slices.Contains(known, r.name) {
+		switch {
+		case slices.Contains(known, r.name):
+		case len(known) == 0:
+			l.errf(r.node, r.field, "unknown notifier %q", r.name)
+		default:
 			l.errf(r.node, r.field, "unknown notifier %q (notifiers: %s)", r.name, strings.Join(known, ", "))
 		}
 	}

@@ -283,12 +283,16 @@ feeds:
   - type: console
     title_template: "{{.Title"
     message_template: "{{.Summary | shout}}"
+  - name: typo
+    type: console
+    title_template: "{{.Titel}}"
   - type: webhook
     url: https://h.example/
     template: "{{end}}"
 `, []string{`:3: notifiers[0].title_template: template: title_template:1: unclosed action`,
 			`:4: notifiers[0].message_template: template: message_template:1: function "shout" not defined`,
-			`:7: notifiers[1].template: template: template:1: unexpected {{end}}`}},
+			`:7: notifiers[1].title_template: template: title_template:1:2: executing "title_template" at <.Titel>: can't evaluate field Titel`,
+			`:10: notifiers[2].template: template: template:1: unexpected {{end}}`}},
 		{"bad quiet_hours", `notifiers:
   - name: a
     type: console

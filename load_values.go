@@ -3,6 +3,7 @@ package crier
 import (
 	"fmt"
 	"html"
+	"io"
 	"math"
 	"strconv"
 	"strings"
@@ -178,8 +179,28 @@ func truncateRunes(max int, s string) string {
 	return s
 }
 
-// parseTemplate checks a notifier template the way notifiers will parse it.
+// parseTemplate checks a template the way notifiers will parse it.
 func parseTemplate(name, text string) error {
-	_, err := template.New(name).Funcs(TemplateFuncs()).Parse(text)
+	_, err := template.New(name).Funcs(TemplateFuncs()).Option("missingkey=error").Parse(text)
 	return err
+}
+
+// checkNotificationTemplate parses a title or message template and runs it
+// once over a sample notification (what notifiers execute it over), so a
+// misspelt field such as {{.Titel}} fails at load, not at the first send.
+// Branches the sample does not take are only parsed.
+func checkNotificationTemplate(name, text string) error {
+	t, err := template.New(name).Funcs(TemplateFuncs()).Option("missingkey=error").Parse(text)
+	if err != nil {
+		return err
+	}
+	prio := 1
+	now := time.Date(2025, 1, 2, 3, 4, 5, 0, time.UTC)
+	sample := Notification{
+		Kind: KindItem, Feed: "Example", FeedURL: "https://example.org/feed", FeedLink: "https://example.org/",
+		ItemID: "g:1", Title: "Title", Link: "https://example.org/1", Summary: "Summary",
+		Published: now, Categories: []string{"news"}, Priority: &prio,
+		Count: 1, Items: []Headline{{Title: "Title", Link: "https://example.org/1"}}, QueuedAt: now,
+	}
+	return t.Execute(io.Discard, sample)
 }
