@@ -2,6 +2,7 @@ package feeds
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"time"
 
@@ -50,6 +51,8 @@ func Plan(in PlanInput) ([]crier.Delivery, PlanStats) {
 		}
 		items = kept
 	}
+
+	items = oldestFirst(items)
 
 	// Per notifier, the items routed to it with their priorities.
 	type routed struct {
@@ -175,6 +178,21 @@ func newest(items []crier.NewItem, n int) []crier.NewItem {
 	sorted := append([]crier.NewItem(nil), items...)
 	sort.SliceStable(sorted, func(i, j int) bool { return sorted[i].Published.After(sorted[j].Published) })
 	return sorted[:n]
+}
+
+// oldestFirst orders items so that they are announced as they were
+// published: by date where every item has one, else reversing the feed's
+// newest-first order.
+func oldestFirst(items []crier.NewItem) []crier.NewItem {
+	out := append([]crier.NewItem(nil), items...)
+	for _, it := range out {
+		if it.Published.IsZero() {
+			slices.Reverse(out)
+			return out
+		}
+	}
+	sort.SliceStable(out, func(i, j int) bool { return out[i].Published.Before(out[j].Published) })
+	return out
 }
 
 func maxPriority(a, b *int) *int {

@@ -13,7 +13,7 @@ import (
 // Outside systemd it does nothing.
 type sdNotifier struct {
 	socket   string
-	watchdog time.Duration // WATCHDOG_USEC, 0 when off
+	interval time.Duration // WATCHDOG_USEC, 0 when off
 	log      *slog.Logger
 }
 
@@ -24,7 +24,7 @@ func newSDNotifier(getenv func(string) (string, bool), log *slog.Logger) *sdNoti
 		pid, hasPID := getenv("WATCHDOG_PID")
 		if n, err := strconv.ParseInt(usec, 10, 64); err == nil && n > 0 &&
 			(!hasPID || pid == strconv.Itoa(os.Getpid())) {
-			sd.watchdog = time.Duration(n) * time.Microsecond
+			sd.interval = time.Duration(n) * time.Microsecond
 		}
 	}
 	return sd
@@ -54,10 +54,10 @@ func (sd *sdNotifier) send(state string) {
 // healthy says the daemon makes progress: a wedged crier must get killed
 // and restarted, not kept alive by a timer.
 func (sd *sdNotifier) watchdog(ctx context.Context, healthy func(time.Time) (bool, string)) {
-	if sd == nil || sd.socket == "" || sd.watchdog <= 0 {
+	if sd == nil || sd.socket == "" || sd.interval <= 0 {
 		return
 	}
-	t := time.NewTicker(sd.watchdog / 2)
+	t := time.NewTicker(sd.interval / 2)
 	defer t.Stop()
 	warned := false
 	for {
