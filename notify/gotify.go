@@ -1,0 +1,120 @@
+package notify
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/crierd/crier"
+)
+
+// Gotify has no documented length limits; these keep a runaway template
+// from storing megabytes on the server.
+const (
+	gotifyMaxTitle   = 250
+	gotifyMaxMessage = 10000
+)
+
+// Gotify posts to a Gotify server's message API (POST {url}/message with
+// the application token in X-Gotify-Key).
+type Gotify struct {
+	name     string
+	cfg      crier.NotifierConfig
+	client   *http.Client
+	render   *renderer
+	endpoint string
+	token    string
+	timeout  time.Duration
+}
+
+// NewGotify builds a Gotify notifier. client may be nil.
+func NewGotify(cfg crier.NotifierConfig, client *http.Client) (*Gotify, error) {
+	base, err := svcURL(cfg, "url", "")
+	if err != nil {
+		return nil, err
+	}
+	token, err := svcRequired(cfg, "token")
+	if err != nil {
+		return nil, err
+	}
+	timeout, err := svcTimeout(cfg, 10*time.Second)
+	if err != nil {
+		return nil, err
+	}
+	r, err := newRenderer(cfg)
+	if err != nil {
+		return nil, err
+	}
+	return &Gotify{
+		name:     cfg.Name,
+		cfg:      cfg,
+		client:   svcClient(client, timeout),
+		render:   r,
+		endpoint: strings.TrimRight(base, "/") + "/message",
+		token:    token,
+		timeout:  timeout,
+	}, nil
+}
+
+type gotifyMessage struct {
+	Title    string         `json:"title,omitempty"`
+	Message  string         `json:"message"`
+	Priority int            `json:"priority"`
+	Extras   map[string]any `json:"extras"`
+}
+
+// gotifyPriority maps crier's -2..2 onto Gotify's 0..10; the Android app
+// stays silent below 1, pops up from 4 and is loudest from 8.
+func gotifyPriority(p int) int {
+	return [...]int{0, 2, 5, 8, 10}[min(max(p, -2), 2)+2]
+}
+
+// Send posts n.
+func (g *Gotify) Send(ctx context.Context, n crier.Notification) error {
+	text, err := g.render.render(n)
+	if err != nil {
+		return err
+	}
+	msg := gotifyMessage{
+		Title:    Truncate(text.Title, gotifyMaxTitle),
+		Message:  Truncate(text.Message, gotifyMaxMessage),
+		Priority: gotifyPriority(effectivePriority(g.cfg, n)),
+		Extras: map[string]any{
+			// Plain text: a headline must not be rendered as markdown.
+			"client::display": map[string]string{"contentType": "text/plain"},
+		},
+	}
+	if strings.TrimSpace(msg.Message) == "" {
+		msg.Message = msg.Title // the server requires a message
+	}
+	if link := webLink(n.Link); link != "" {
+		msg.Extras["client::notification"] = map[string]any{"click": map[string]string{"url": link}}
+	}
+	body, err := json.Marshal(msg)
+	if err != nil {
+		return Permanent(fmt.Errorf("notifier %s: %w", g.name, err))
+	}
+	ctx, cancel := context.WithTimeout(ctx, g.timeout)
+	defer cancel()
+	what := "notifier " + g.name + " (gotify)"
+	reply, err := doJSON(ctx, g.client, what, http.MethodPost, g.endpoint, http.Header{"X-Gotify-Key": {g.token}}, body)
+	if err != nil {
+		return err
+	}
+	if reply.Status >= 200 && reply.Status < 300 {
+		return nil
+	}
+	// Errors are {"error":"Unauthorized","errorCode":401,"errorDescription":"…"}.
+	detail := replySnippet(reply.Body)
+	var e struct {
+		Error       string `json:"error"`
+		Description string `json:"errorDescription"`
+	}
+	if json.Unmarshal(reply.Body, &e) == nil && e.Error != "" {
+		detail = joinNonEmpty(": ", e.Error, e.Description)
+	}
+	return HTTPStatusError(what, reply.Status, detail, RetryAfter(reply.Header, time.Now()))
+}

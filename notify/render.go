@@ -1,0 +1,413 @@
+package notify
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"text/template"
+	"time"
+	"unicode"
+	"unicode/utf16"
+	"unicode/utf8"
+
+	"github.com/crierd/crier"
+)
+
+// Rendered is the text of a notification for one notifier, before the
+// service's own limits and escaping are applied.
+type Rendered struct {
+	Title   string
+	Message string
+}
+
+// renderer turns notifications into text for one notifier.
+//
+// Without templates the text is:
+//
+//	item:    title = feed name; message = headline, a newline, a summary excerpt
+//	summary: title = "N new headlines from FEED"; message = the first titles,
+//	         one per line, then "and N more" when Count exceeds the list
+//	test:    title = "crier test"; message = the notification's title/summary
+//	alert:   title = "crier: FEED" (or "crier"); message = title, newline, summary
+//
+// An item without a title is announced by a summary excerpt, else its link.
+//
+// title_template and message_template are text/template templates (with
+// crier.TemplateFuncs: lower, upper, trim, truncate, join, date, html)
+// executed over the crier.Notification. The fields are:
+//
+//	.Kind        "item", "summary", "test" or "alert"
+//	.Feed        feed name          .FeedURL  feed URL as configured
+//	.FeedLink    the feed's site    .ItemID   the item's key
+//	.Title       headline           .Link     the item's link
+//	.Summary     plain-text summary .Published  time.Time (zero when unknown)
+//	.Categories  []string           .Priority *int (-2..2), nil when unset
+//	.Count       items in a summary .Items    []{.Title, .Link} of a summary
+//	.QueuedAt    time.Time
+//
+// A template that fails to execute makes the send fail permanently (it
+// would fail the same way on every retry). A template whose output is
+// blank falls back to the default text, so that a conditional template
+// never sends an empty message. Control characters (except newline and
+// tab), bidirectional overrides and invalid UTF-8 are removed from the
+// result: they spoof or break lock screens and some services reject them.
+type renderer struct {
+	name    string
+	title   *template.Template // nil: default text
+	message *template.Template
+}
+
+// excerptRunes is how much of an item's summary the default message shows.
+const excerptRunes = 300
+
+// summaryListMax is how many headlines a default summary message lists.
+const summaryListMax = 20
+
+func newRenderer(cfg crier.NotifierConfig) (*renderer, error) {
+	r := &renderer{name: cfg.Name}
+	var err error
+	if r.title, err = parseNotifierTemplate("title_template", cfg.TitleTemplate); err != nil {
+		return nil, fmt.Errorf("notifier %s: %w", cfg.Name, err)
+	}
+	if r.message, err = parseNotifierTemplate("message_template", cfg.MessageTemplate); err != nil {
+		return nil, fmt.Errorf("notifier %s: %w", cfg.Name, err)
+	}
+	return r, nil
+}
+
+func parseNotifierTemplate(name, text string) (*template.Template, error) {
+	if strings.TrimSpace(text) == "" {
+		return nil, nil
+	}
+	t, err := template.New(name).Funcs(crier.TemplateFuncs()).Option("missingkey=error").Parse(text)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	return t, nil
+}
+
+// render returns the notification's title and message for this notifier.
+func (r *renderer) render(n crier.Notification) (Rendered, error) {
+	out := defaultText(n)
+	for _, f := range []struct {
+		t   *template.Template
+		dst *string
+	}{{r.title, &out.Title}, {r.message, &out.Message}} {
+		if f.t == nil {
+			continue
+		}
+		var b strings.Builder
+		if err := f.t.Execute(&b, n); err != nil {
+			return Rendered{}, Permanent(fmt.Errorf("notifier %s: template: %w", r.name, err))
+		}
+		if s := b.String(); strings.TrimSpace(s) != "" {
+			*f.dst = s
+		}
+	}
+	out.Title = sanitize(out.Title)
+	out.Message = sanitize(out.Message)
+	return out, nil
+}
+
+func defaultText(n crier.Notification) Rendered {
+	switch n.Kind {
+	case crier.KindSummary:
+		return Rendered{Title: renderSummaryTitle(n), Message: strings.Join(renderSummaryLines(n, summaryListMax), "\n")}
+	case crier.KindTest:
+		msg := joinNonEmpty("\n", collapse(n.Title), excerpt(n.Summary))
+		if msg == "" {
+			msg = "This is a test notification from crier."
+		}
+		return Rendered{Title: "crier test", Message: msg}
+	case crier.KindAlert:
+		title := "crier"
+		if n.Feed != "" {
+			title = "crier: " + n.Feed
+		}
+		return Rendered{Title: title, Message: joinNonEmpty("\n", collapse(n.Title), strings.TrimSpace(n.Summary))}
+	}
+	head := renderHeadline(n)
+	msg := head
+	if collapse(n.Title) != "" {
+		msg = joinNonEmpty("\n", head, excerpt(n.Summary))
+	}
+	return Rendered{Title: n.Feed, Message: msg}
+}
+
+// renderHeadline is what an item is about: its title, else a summary
+// excerpt, else its link.
+func renderHeadline(n crier.Notification) string {
+	if t := collapse(n.Title); t != "" {
+		return t
+	}
+	if s := excerpt(n.Summary); s != "" {
+		return s
+	}
+	return strings.TrimSpace(n.Link)
+}
+
+func renderSummaryTitle(n crier.Notification) string {
+	count := max(n.Count, len(n.Items))
+	if count == 1 {
+		return "1 new headline from " + n.Feed
+	}
+	return fmt.Sprintf("%d new headlines from %s", count, n.Feed)
+}
+
+// renderSummaryLines lists up to limit headlines, then "and N more" for
+// the rest of Count.
+func renderSummaryLines(n crier.Notification, limit int) []string {
+	var lines []string
+	shown := 0
+	for _, h := range n.Items {
+		if shown == limit {
+			break
+		}
+		t := collapse(h.Title)
+		if t == "" {
+			t = strings.TrimSpace(h.Link)
+		}
+		if t == "" {
+			continue
+		}
+		lines = append(lines, t)
+		shown++
+	}
+	if rest := max(n.Count, len(n.Items)) - shown; rest > 0 && (shown > 0 || n.Count > 0) {
+		lines = append(lines, fmt.Sprintf("and %d more", rest))
+	}
+	return lines
+}
+
+func excerpt(s string) string { return Truncate(collapse(s), excerptRunes) }
+
+// collapse turns every whitespace run into one space.
+func collapse(s string) string { return strings.Join(strings.Fields(s), " ") }
+
+func joinNonEmpty(sep string, parts ...string) string {
+	var keep []string
+	for _, p := range parts {
+		if p != "" {
+			keep = append(keep, p)
+		}
+	}
+	return strings.Join(keep, sep)
+}
+
+// sanitize makes text safe to hand to any service: valid UTF-8, no
+// control characters but newline and tab, no bidirectional overrides or
+// isolates (U+202A–U+202E, U+2066–U+2069) that can disguise a headline.
+func sanitize(s string) string {
+	s = strings.ToValidUTF8(s, "\uFFFD")
+	return strings.Map(func(r rune) rune {
+		switch {
+		case r == '\n' || r == '\t':
+			return r
+		case r >= 0x202A && r <= 0x202E, r >= 0x2066 && r <= 0x2069:
+			return -1
+		case unicode.IsControl(r):
+			return -1
+		}
+		return r
+	}, s)
+}
+
+// effectivePriority is the notification's priority, else the notifier's,
+// clamped to crier's -2..2.
+func effectivePriority(cfg crier.NotifierConfig, n crier.Notification) int {
+	p := cfg.Priority
+	if n.Priority != nil {
+		p = *n.Priority
+	}
+	return min(max(p, -2), 2)
+}
+
+// truncateUTF16 shortens s to at most max UTF-16 code units, ending with an
+// ellipsis when it cut something. Discord and Telegram count lengths the
+// way JavaScript does, so an emoji costs two.
+func truncateUTF16(s string, max int) string {
+	s = strings.ToValidUTF8(s, "\uFFFD")
+	if utf16Len(s) <= max {
+		return s
+	}
+	if max <= 0 {
+		return ""
+	}
+	used := 0
+	for i, r := range s {
+		w := utf16.RuneLen(r)
+		if used+w > max-1 {
+			return strings.TrimRight(s[:i], " \t\n") + "…"
+		}
+		used += w
+	}
+	return s
+}
+
+func utf16Len(s string) int {
+	n := 0
+	for _, r := range s {
+		n += utf16.RuneLen(r)
+	}
+	return n
+}
+
+// truncateBytes shortens s to at most max bytes without splitting a
+// character, ending with an ellipsis when it cut something.
+func truncateBytes(s string, max int) string {
+	s = strings.ToValidUTF8(s, "\uFFFD")
+	if len(s) <= max {
+		return s
+	}
+	const ell = "…"
+	if max < len(ell) {
+		return ""
+	}
+	cut := max - len(ell)
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return strings.TrimRight(s[:cut], " \t\n") + ell
+}
+
+// webLink returns link when it is an absolute http(s) URL (what the
+// services accept as a click target), else "".
+func webLink(link string) string {
+	link = strings.TrimSpace(link)
+	u, err := url.Parse(link)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return ""
+	}
+	return link
+}
+
+// svcTimeout reads the timeout option ("90s", "1m", or bare seconds).
+func svcTimeout(cfg crier.NotifierConfig, def time.Duration) (time.Duration, error) {
+	v := strings.TrimSpace(cfg.Option("timeout", ""))
+	if v == "" {
+		return def, nil
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil {
+		var secs int
+		if _, serr := fmt.Sscanf(v, "%d", &secs); serr != nil || fmt.Sprint(secs) != v {
+			return 0, fmt.Errorf("notifier %s: option timeout: %q is not a duration", cfg.Name, v)
+		}
+		d = time.Duration(secs) * time.Second
+	}
+	if d <= 0 {
+		return 0, fmt.Errorf("notifier %s: option timeout: %q is not positive", cfg.Name, v)
+	}
+	return d, nil
+}
+
+// svcURL checks that an option holds an absolute http(s) URL.
+func svcURL(cfg crier.NotifierConfig, key, def string) (string, error) {
+	v := strings.TrimSpace(cfg.Option(key, def))
+	if v == "" {
+		return "", fmt.Errorf("notifier %s: option %s is required", cfg.Name, key)
+	}
+	u, err := url.Parse(v)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return "", fmt.Errorf("notifier %s: option %s: %q is not an http(s) URL", cfg.Name, key, redactURL(v))
+	}
+	return v, nil
+}
+
+// svcRequired returns a required scalar option.
+func svcRequired(cfg crier.NotifierConfig, key string) (string, error) {
+	v := strings.TrimSpace(cfg.Option(key, ""))
+	if v == "" {
+		return "", fmt.Errorf("notifier %s: option %s is required", cfg.Name, key)
+	}
+	return v, nil
+}
+
+// svcBool reads a "true"/"false" option.
+func svcBool(cfg crier.NotifierConfig, key string, def bool) (bool, error) {
+	switch strings.ToLower(strings.TrimSpace(cfg.Option(key, ""))) {
+	case "":
+		return def, nil
+	case "true", "yes", "on", "1":
+		return true, nil
+	case "false", "no", "off", "0":
+		return false, nil
+	}
+	return false, fmt.Errorf("notifier %s: option %s: %q is not true or false", cfg.Name, key, cfg.Option(key, ""))
+}
+
+// redactURL hides the path and query of URLs that carry secrets (Discord
+// and Slack webhook URLs are credentials).
+func redactURL(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil || u.Host == "" {
+		return "(invalid URL)"
+	}
+	return u.Scheme + "://" + u.Host + "/…"
+}
+
+// svcClient returns client, or a plain client bounded by timeout.
+func svcClient(client *http.Client, timeout time.Duration) *http.Client {
+	if client != nil {
+		return client
+	}
+	return &http.Client{Timeout: timeout}
+}
+
+// replyLimit bounds how much of a reply body is read.
+const replyLimit = 64 << 10
+
+// httpReply is what a service answered.
+type httpReply struct {
+	Status int
+	Header http.Header
+	Body   []byte
+}
+
+// doJSON sends body as JSON (or raw bytes when body is []byte) and reads
+// the reply. Transport failures are temporary; the caller classifies
+// statuses.
+func doJSON(ctx context.Context, client *http.Client, what, method, target string, header http.Header, body []byte) (httpReply, error) {
+	req, err := http.NewRequestWithContext(ctx, method, target, bytes.NewReader(body))
+	if err != nil {
+		return httpReply{}, Permanent(fmt.Errorf("%s: %w", what, err))
+	}
+	for k, vs := range header {
+		for _, v := range vs {
+			req.Header.Add(k, v)
+		}
+	}
+	if req.Header.Get("Content-Type") == "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if req.Header.Get("User-Agent") == "" {
+		req.Header.Set("User-Agent", "crier/"+crier.Version+" (+"+crier.ProjectURL+")")
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		// The URL may hold a secret (webhooks, bot tokens): say only what.
+		var uerr *url.Error
+		if errors.As(err, &uerr) {
+			err = uerr.Err
+		}
+		return httpReply{}, Temporary(fmt.Errorf("%s: %w", what, err), 0)
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(io.LimitReader(resp.Body, replyLimit))
+	if err != nil && resp.StatusCode >= 200 && resp.StatusCode < 300 {
+		// Accepted; a broken reply body is not worth a duplicate.
+		err = nil
+	}
+	if err != nil {
+		return httpReply{}, Temporary(fmt.Errorf("%s: reading reply: %w", what, err), 0)
+	}
+	return httpReply{Status: resp.StatusCode, Header: resp.Header, Body: data}, nil
+}
+
+// replySnippet is a reply body fit for an error message.
+func replySnippet(b []byte) string { return Truncate(collapse(string(b)), 200) }

@@ -1,0 +1,145 @@
+package notify
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/crierd/crier"
+)
+
+// Slack's limit for a section block's text; we hold the top-level text to
+// it as well so both forms carry the same words.
+const (
+	slackMaxText  = 3000
+	slackMaxTitle = 250
+)
+
+// Slack posts to a Slack incoming webhook. Text is mrkdwn: &, < and > are
+// escaped so a headline cannot open a link, a mention (<!channel>) or a
+// special command; the title becomes the label of a <link|title> when the
+// notification has a link.
+type Slack struct {
+	name     string
+	client   *http.Client
+	render   *renderer
+	endpoint string // the webhook URL is a credential: never log it
+	blocks   bool
+	timeout  time.Duration
+}
+
+// NewSlack builds a Slack notifier. client may be nil.
+func NewSlack(cfg crier.NotifierConfig, client *http.Client) (*Slack, error) {
+	endpoint, err := svcURL(cfg, "webhook_url", "")
+	if err != nil {
+		return nil, err
+	}
+	blocks, err := svcBool(cfg, "blocks", false)
+	if err != nil {
+		return nil, err
+	}
+	timeout, err := svcTimeout(cfg, 10*time.Second)
+	if err != nil {
+		return nil, err
+	}
+	r, err := newRenderer(cfg)
+	if err != nil {
+		return nil, err
+	}
+	return &Slack{name: cfg.Name, client: svcClient(client, timeout), render: r, endpoint: endpoint, blocks: blocks, timeout: timeout}, nil
+}
+
+type slackText struct {
+	Type string `json:"type"`
+	Text string `json:"text"`
+}
+
+type slackBlock struct {
+	Type string    `json:"type"`
+	Text slackText `json:"text"`
+}
+
+type slackMessage struct {
+	Text   string       `json:"text"`
+	Blocks []slackBlock `json:"blocks,omitempty"`
+}
+
+// slackEscapeCut escapes s for mrkdwn and cuts it so that the escaped
+// form is at most max runes, never splitting an entity.
+func slackEscapeCut(s string, max int) string {
+	esc := slackEscape(strings.ToValidUTF8(s, "\uFFFD"))
+	if utf8.RuneCountInString(esc) <= max {
+		return esc
+	}
+	if max <= 0 {
+		return ""
+	}
+	var b strings.Builder
+	used := 0
+	for _, r := range s {
+		piece := slackEscape(string(r))
+		w := utf8.RuneCountInString(piece)
+		if used+w > max-1 {
+			break
+		}
+		b.WriteString(piece)
+		used += w
+	}
+	return strings.TrimRight(b.String(), " \t\n") + "…"
+}
+
+var slackEscape = strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;").Replace
+
+// slackLinkURL makes a URL safe inside <url|label>.
+var slackLinkURL = strings.NewReplacer("&", "&amp;", "<", "%3C", ">", "%3E", "|", "%7C", " ", "%20").Replace
+
+// slackBody builds the mrkdwn text: "<link|title>\nmessage".
+func slackBody(r Rendered, link string) string {
+	// A "|" would end the link's URL part early: show a broken bar instead.
+	title := slackEscapeCut(strings.ReplaceAll(collapse(r.Title), "|", "¦"), slackMaxTitle)
+	head := title
+	if link != "" {
+		if title == "" {
+			title = slackEscapeCut(link, slackMaxTitle)
+		}
+		head = "<" + slackLinkURL(link) + "|" + title + ">"
+	}
+	budget := slackMaxText - utf8.RuneCountInString(head) - 1
+	msg := slackEscapeCut(strings.TrimSpace(r.Message), max(budget, 0))
+	return joinNonEmpty("\n", head, msg)
+}
+
+// Send posts n to the webhook.
+func (s *Slack) Send(ctx context.Context, n crier.Notification) error {
+	text, err := s.render.render(n)
+	if err != nil {
+		return err
+	}
+	msg := slackMessage{Text: slackBody(text, webLink(n.Link))}
+	if msg.Text == "" {
+		msg.Text = "(empty)" // Slack answers no_text
+	}
+	if s.blocks {
+		msg.Blocks = []slackBlock{{Type: "section", Text: slackText{Type: "mrkdwn", Text: msg.Text}}}
+	}
+	body, err := json.Marshal(msg)
+	if err != nil {
+		return Permanent(fmt.Errorf("notifier %s: %w", s.name, err))
+	}
+	ctx, cancel := context.WithTimeout(ctx, s.timeout)
+	defer cancel()
+	what := "notifier " + s.name + " (slack)"
+	reply, err := doJSON(ctx, s.client, what, http.MethodPost, s.endpoint, nil, body)
+	if err != nil {
+		return err
+	}
+	if reply.Status >= 200 && reply.Status < 300 {
+		return nil
+	}
+	// Errors are plain words: invalid_payload, no_service, channel_is_archived…
+	return HTTPStatusError(what, reply.Status, replySnippet(reply.Body), RetryAfter(reply.Header, time.Now()))
+}

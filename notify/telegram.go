@@ -1,0 +1,174 @@
+package notify
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/crierd/crier"
+)
+
+// DefaultTelegramAPI is the Bot API server.
+const DefaultTelegramAPI = "https://api.telegram.org"
+
+// telegramMaxText is sendMessage's limit on text after entity parsing,
+// counted (like every Bot API length) in UTF-16 code units.
+const (
+	telegramMaxText     = 4096
+	telegramMaxTitle    = 256
+	telegramMaxLinkText = 80
+)
+
+// Telegram sends messages through a bot (Bot API sendMessage, HTML parse
+// mode: the title in bold, the link as an anchor).
+type Telegram struct {
+	name        string
+	cfg         crier.NotifierConfig
+	client      *http.Client
+	render      *renderer
+	endpoint    string // holds the bot token: never log it
+	chatID      string
+	linkPreview bool
+	timeout     time.Duration
+}
+
+// NewTelegram builds a Telegram notifier. client may be nil.
+func NewTelegram(cfg crier.NotifierConfig, client *http.Client) (*Telegram, error) {
+	base, err := svcURL(cfg, "api_url", DefaultTelegramAPI)
+	if err != nil {
+		return nil, err
+	}
+	token, err := svcRequired(cfg, "token")
+	if err != nil {
+		return nil, err
+	}
+	if strings.ContainsAny(token, "/?# ") {
+		return nil, fmt.Errorf("notifier %s: option token does not look like a bot token", cfg.Name)
+	}
+	chatID, err := svcRequired(cfg, "chat_id")
+	if err != nil {
+		return nil, err
+	}
+	preview, err := svcBool(cfg, "link_preview", false)
+	if err != nil {
+		return nil, err
+	}
+	timeout, err := svcTimeout(cfg, 10*time.Second)
+	if err != nil {
+		return nil, err
+	}
+	r, err := newRenderer(cfg)
+	if err != nil {
+		return nil, err
+	}
+	return &Telegram{
+		name:        cfg.Name,
+		cfg:         cfg,
+		client:      svcClient(client, timeout),
+		render:      r,
+		endpoint:    strings.TrimRight(base, "/") + "/bot" + token + "/sendMessage",
+		chatID:      chatID,
+		linkPreview: preview,
+		timeout:     timeout,
+	}, nil
+}
+
+type telegramMessage struct {
+	ChatID             string `json:"chat_id"`
+	Text               string `json:"text"`
+	ParseMode          string `json:"parse_mode"`
+	LinkPreviewOptions struct {
+		IsDisabled bool `json:"is_disabled"`
+	} `json:"link_preview_options"`
+}
+
+// telegramReply is every Bot API answer; parameters explain some errors.
+type telegramReply struct {
+	OK          bool   `json:"ok"`
+	ErrorCode   int    `json:"error_code"`
+	Description string `json:"description"`
+	Parameters  struct {
+		RetryAfter      int   `json:"retry_after"`
+		MigrateToChatID int64 `json:"migrate_to_chat_id"`
+	} `json:"parameters"`
+}
+
+// telegramEscape escapes what the HTML parse mode requires (&, <, >) and
+// the quote, so the same function serves attribute values.
+var telegramEscape = strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;", `"`, "&quot;").Replace
+
+// telegramText builds the HTML text. The plain pieces are cut to size
+// before escaping, so the visible text (what Telegram counts) stays within
+// the limit however many entities the escaping adds.
+func telegramText(r Rendered, link string) string {
+	budget := telegramMaxText
+	title := truncateUTF16(strings.TrimSpace(r.Title), telegramMaxTitle)
+	var linkText string
+	if link != "" {
+		linkText = truncateUTF16(link, telegramMaxLinkText)
+		budget -= utf16Len(linkText) + 1
+	}
+	if title != "" {
+		budget -= utf16Len(title) + 1
+	}
+	msg := truncateUTF16(strings.TrimSpace(r.Message), max(budget, 0))
+	var parts []string
+	if title != "" {
+		parts = append(parts, "<b>"+telegramEscape(title)+"</b>")
+	}
+	if msg != "" {
+		parts = append(parts, telegramEscape(msg))
+	}
+	if link != "" {
+		parts = append(parts, `<a href="`+telegramEscape(link)+`">`+telegramEscape(linkText)+"</a>")
+	}
+	return strings.Join(parts, "\n")
+}
+
+// Send posts n to the chat.
+func (t *Telegram) Send(ctx context.Context, n crier.Notification) error {
+	text, err := t.render.render(n)
+	if err != nil {
+		return err
+	}
+	msg := telegramMessage{ChatID: t.chatID, Text: telegramText(text, webLink(n.Link)), ParseMode: "HTML"}
+	msg.LinkPreviewOptions.IsDisabled = !t.linkPreview
+	if msg.Text == "" {
+		msg.Text = "(empty)" // the API refuses empty text
+	}
+	body, err := json.Marshal(msg)
+	if err != nil {
+		return Permanent(fmt.Errorf("notifier %s: %w", t.name, err))
+	}
+	ctx, cancel := context.WithTimeout(ctx, t.timeout)
+	defer cancel()
+	what := "notifier " + t.name + " (telegram)"
+	reply, err := doJSON(ctx, t.client, what, http.MethodPost, t.endpoint, nil, body)
+	if err != nil {
+		return err
+	}
+	var tr telegramReply
+	jerr := json.Unmarshal(reply.Body, &tr)
+	if reply.Status >= 200 && reply.Status < 300 && (jerr != nil || tr.OK) {
+		return nil
+	}
+	detail := replySnippet(reply.Body)
+	retry := RetryAfter(reply.Header, time.Now())
+	if jerr == nil && tr.Description != "" {
+		detail = tr.Description
+		if tr.Parameters.RetryAfter > 0 {
+			retry = time.Duration(tr.Parameters.RetryAfter) * time.Second
+		}
+		if tr.Parameters.MigrateToChatID != 0 {
+			detail += fmt.Sprintf(" (the group is now a supergroup: set chat_id to %d)", tr.Parameters.MigrateToChatID)
+		}
+	}
+	status := reply.Status
+	if status >= 200 && status < 300 {
+		status = tr.ErrorCode // ok:false under a 200: trust error_code
+	}
+	return HTTPStatusError(what, status, detail, retry)
+}
