@@ -1,0 +1,279 @@
+package notify
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/crierd/crier"
+	"github.com/crierd/crier/store"
+)
+
+// Outbox is what the dispatcher needs from the store.
+type Outbox interface {
+	// Next returns the oldest entry of notifier, whatever its NextTry.
+	Next(notifier string) (store.Entry, bool, error)
+	// Pending returns every entry of notifier, oldest first.
+	Pending(notifier string) ([]store.Entry, error)
+	Done(notifier string, id uint64) error
+	Retry(notifier string, id uint64, attempts int, next time.Time, errText string) error
+	Bury(notifier string, id uint64, reason string) error
+	Coalesce(notifier string, ids []uint64, n crier.Notification) (store.Entry, error)
+}
+
+// DispatcherOptions tune a Dispatcher; zero values get the defaults noted.
+type DispatcherOptions struct {
+	Log         *slog.Logger
+	Now         func() time.Time // injected clock for tests
+	SendTimeout time.Duration    // default 30s: no send blocks a notifier longer
+	MinBackoff  time.Duration    // default 5s
+	MaxBackoff  time.Duration    // default 1h
+	QuietHours  map[string]*crier.QuietHours
+	// Burst: per notifier, held items of one feed are summarised at the
+	// end of quiet hours when there are more than this (0: never).
+	Burst map[string]int
+	// OnResult, when set, sees every attempt (err nil: delivered).
+	OnResult func(notifier string, e store.Entry, err error)
+}
+
+// Dispatcher drains the outbox into the notifiers: per notifier, oldest
+// entry first and one send at a time, so that a crash repeats at most the
+// one notification that was in flight.
+//
+// Run and Drain must not be used at the same time.
+type Dispatcher struct {
+	out      Outbox
+	opt      DispatcherOptions
+	log      *slog.Logger
+	now      func() time.Time
+	grace    time.Duration // how long a send may outlive its deadline
+	lanes    []*lane
+	progress atomic.Int64 // unix nanoseconds
+}
+
+// lane is one notifier's queue. Everything but kick belongs to the one
+// goroutine working the lane.
+type lane struct {
+	name       string
+	n          Notifier
+	kick       chan struct{}
+	quiet      *crier.QuietHours
+	burst      int
+	minBackoff time.Duration
+
+	parkedUntil time.Time  // the parking already logged
+	releasedEnd time.Time  // end of the last quiet window already released
+	stuck       chan error // a send that outlived its timeout and has not returned yet
+}
+
+// Loops wake at least this often to mark themselves alive and to notice
+// clock jumps (suspend, NTP).
+const heartbeat = 30 * time.Second
+
+// NewDispatcher serves the given notifiers from out. Entries queued for
+// notifiers not in the map are left alone.
+func NewDispatcher(out Outbox, notifiers map[string]Notifier, opt DispatcherOptions) *Dispatcher {
+	if opt.Log == nil {
+		opt.Log = slog.New(slog.DiscardHandler)
+	}
+	if opt.Now == nil {
+		opt.Now = time.Now
+	}
+	if opt.SendTimeout <= 0 {
+		opt.SendTimeout = 30 * time.Second
+	}
+	if opt.MinBackoff <= 0 {
+		opt.MinBackoff = 5 * time.Second
+	}
+	if opt.MaxBackoff <= 0 {
+		opt.MaxBackoff = time.Hour
+	}
+	opt.MaxBackoff = max(opt.MaxBackoff, opt.MinBackoff)
+	d := &Dispatcher{
+		out:   out,
+		opt:   opt,
+		log:   opt.Log,
+		now:   opt.Now,
+		grace: min(max(opt.SendTimeout/4, 10*time.Millisecond), 2*time.Second),
+	}
+	names := make([]string, 0, len(notifiers))
+	for name := range notifiers {
+		names = append(names, name)
+	}
+	slices.Sort(names)
+	for _, name := range names {
+		l := &lane{
+			name:       name,
+			n:          notifiers[name],
+			kick:       make(chan struct{}, 1),
+			quiet:      opt.QuietHours[name],
+			burst:      opt.Burst[name],
+			minBackoff: opt.MinBackoff,
+		}
+		if mb, ok := l.n.(interface{ MinBackoff() time.Duration }); ok {
+			l.minBackoff = max(l.minBackoff, mb.MinBackoff())
+		}
+		d.lanes = append(d.lanes, l)
+	}
+	d.markProgress()
+	return d
+}
+
+// Run works every notifier's queue until ctx ends, then returns once all
+// of them have stopped.
+func (d *Dispatcher) Run(ctx context.Context) error {
+	var wg sync.WaitGroup
+	for _, l := range d.lanes {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			d.loop(ctx, l)
+		}()
+	}
+	wg.Wait()
+	return nil
+}
+
+// Kick tells every notifier that entries were queued. It never blocks.
+func (d *Dispatcher) Kick() {
+	for _, l := range d.lanes {
+		select {
+		case l.kick <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// LastProgress is when a notifier loop last finished a step or was seen
+// waiting healthily. A loop blocked in a send is not progressing, but sends
+// are bounded by SendTimeout, so a watchdog should allow more than that.
+func (d *Dispatcher) LastProgress() time.Time {
+	return time.Unix(0, d.progress.Load())
+}
+
+func (d *Dispatcher) markProgress() { d.progress.Store(d.now().UnixNano()) }
+
+func (d *Dispatcher) loop(ctx context.Context, l *lane) {
+	for ctx.Err() == nil {
+		if l.stuck != nil {
+			// Keep one send in flight: wait for the abandoned one. No
+			// progress is marked meanwhile, so a watchdog can see it.
+			select {
+			case <-l.stuck:
+				l.stuck = nil
+			case <-ctx.Done():
+				return
+			}
+			continue
+		}
+		res, err := d.step(ctx, l)
+		d.markProgress()
+		if err != nil {
+			if ctx.Err() != nil {
+				return
+			}
+			d.log.Error("outbox unavailable; retrying", "notifier", l.name, "err", err)
+			d.pause(ctx, l.minBackoff)
+			continue
+		}
+		if res.attempted {
+			continue
+		}
+		d.wait(ctx, l, res.wake)
+	}
+}
+
+// wait sleeps until wake (zero: until kicked), a kick, ctx's end or the
+// next heartbeat, whichever comes first.
+func (d *Dispatcher) wait(ctx context.Context, l *lane, wake time.Time) {
+	dur := heartbeat
+	if !wake.IsZero() {
+		dur = min(wake.Sub(d.now()), heartbeat)
+	}
+	if dur <= 0 {
+		return
+	}
+	t := time.NewTimer(dur)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-l.kick:
+	case <-ctx.Done():
+	}
+}
+
+func (d *Dispatcher) pause(ctx context.Context, dur time.Duration) {
+	t := time.NewTimer(dur)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-ctx.Done():
+	}
+}
+
+// Drain delivers, once, every entry that is due now, without waiting for
+// any backoff, and reports what it delivered and what is still queued for
+// the notifiers it serves. For `run --once`.
+func (d *Dispatcher) Drain(ctx context.Context) (delivered, pending int, err error) {
+	var (
+		mu   sync.Mutex
+		errs []error
+		wg   sync.WaitGroup
+	)
+	for _, l := range d.lanes {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			n, p, err := d.drainLane(ctx, l)
+			mu.Lock()
+			defer mu.Unlock()
+			delivered += n
+			pending += p
+			if err != nil {
+				errs = append(errs, err)
+			}
+		}()
+	}
+	wg.Wait()
+	d.markProgress()
+	return delivered, pending, errors.Join(errs...)
+}
+
+func (d *Dispatcher) drainLane(ctx context.Context, l *lane) (delivered, pending int, err error) {
+	tried := map[uint64]bool{} // an entry is attempted at most once per Drain
+	for ctx.Err() == nil {
+		if l.stuck != nil {
+			select {
+			case <-l.stuck:
+				l.stuck = nil
+			default:
+			}
+			if l.stuck != nil {
+				break
+			}
+		}
+		res, err := d.stepOnce(ctx, l, tried)
+		if err != nil {
+			return delivered, d.count(l), err
+		}
+		if !res.attempted {
+			break
+		}
+		if res.delivered {
+			delivered++
+		}
+	}
+	return delivered, d.count(l), nil
+}
+
+func (d *Dispatcher) count(l *lane) int {
+	p, err := d.out.Pending(l.name)
+	if err != nil {
+		d.log.Error("outbox unavailable", "notifier", l.name, "err", err)
+	}
+	return len(p)
+}
