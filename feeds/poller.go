@@ -61,6 +61,15 @@ func NewPoller(f *Fetcher, s Store, opt PollerOptions) *Poller {
 	return &Poller{fetcher: f, store: s, opt: opt, slots: make(chan struct{}, opt.Concurrency)}
 }
 
+// LastPoll is when feed was last polled, zero if never (or unreadable).
+func (p *Poller) LastPoll(feed crier.Feed) time.Time {
+	st, _, err := p.store.FeedState(feed.FeedID())
+	if err != nil {
+		return time.Time{}
+	}
+	return st.LastPoll
+}
+
 // Result describes one poll.
 type Result struct {
 	Feed        string

@@ -33,6 +33,7 @@ type Scheduler struct {
 
 	mu      sync.Mutex
 	entries map[string]*scheduled // by feed ID
+	started bool
 
 	beat atomic.Int64 // unix nanos of the last heartbeat
 }
@@ -116,6 +117,9 @@ func (s *Scheduler) Apply(feeds []crier.Feed) error {
 		id := f.FeedID()
 		sc.entry = s.cron.Schedule(sched, cron.FuncJob(func() { s.run(id) }))
 		s.entries[id] = sc
+		if s.started {
+			s.catchUp(id)
+		}
 	}
 	for id, sc := range s.entries {
 		if !want[id] {
@@ -166,8 +170,33 @@ func Jitter(feedID string, every time.Duration) time.Duration {
 	return time.Duration(h.Sum64() % uint64(spread))
 }
 
-// Start begins scheduling.
-func (s *Scheduler) Start() { s.cron.Start() }
+// Start begins scheduling. Feeds never polled, or not polled for longer
+// than their interval (crier was stopped), are polled at once rather than
+// at their next scheduled time.
+func (s *Scheduler) Start() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.started = true
+	s.cron.Start()
+	for id := range s.entries {
+		s.catchUp(id)
+	}
+}
+
+// catchUp polls a feed now if it is overdue. Called with s.mu held.
+func (s *Scheduler) catchUp(feedID string) {
+	sc := s.entries[feedID]
+	if time.Since(s.poller.LastPoll(sc.feed)) < interval(sc.schedule) {
+		return
+	}
+	// Through the cron job wrapper, so it cannot overlap a scheduled poll.
+	job := s.cron.Entry(sc.entry).WrappedJob
+	s.polls.Add(1)
+	go func() {
+		defer s.polls.Done()
+		job.Run()
+	}()
+}
 
 // Stop stops scheduling new polls, lets polls in flight finish for up to
 // grace, then cancels the rest and waits for them.
