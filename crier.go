@@ -111,6 +111,8 @@ type FeedState struct {
 	Items        int       `json:"items,omitempty"`    // items in the latest fetch
 	LastNew      time.Time `json:"last_new,omitzero"`
 	NewTotal     int64     `json:"new_total,omitempty"`
+	NewToday     int       `json:"new_today,omitempty"` // new items on NewDay
+	NewDay       string    `json:"new_day,omitempty"`   // YYYY-MM-DD, local time
 
 	// BackoffUntil holds polls of a failing (or rate-limiting) feed back.
 	BackoffUntil time.Time `json:"backoff_until,omitzero"`
