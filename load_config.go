@@ -77,10 +77,11 @@ func (l *loader) config(root *yaml.Node) *Config {
 	}
 
 	e, ok := sec["notifiers"]
+	before := len(l.errs)
 	if ok {
 		cfg.Notifiers = l.notifiers(e.v, cfg.StateDir)
 	}
-	if len(cfg.Notifiers) == 0 && (!ok || isNull(e.v) || len(resolve(e.v).Content) == 0) {
+	if len(cfg.Notifiers) == 0 && len(l.errs) == before {
 		at := root
 		if ok {
 			at = e.k

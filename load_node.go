@@ -14,11 +14,12 @@ import (
 // structs: that is what lets it report every problem at once, each at its
 // own line, and treat unknown keys as errors.
 type loader struct {
-	file string
-	dir  string // relative paths in the config resolve against it
-	opt  LoadOptions
-	errs ConfigErrors
-	refs []notifierRef // notifier names used before all notifiers are known
+	file   string
+	dir    string // relative paths in the config resolve against it
+	opt    LoadOptions
+	errs   ConfigErrors
+	refs   []notifierRef // notifier names used before all notifiers are known
+	merges int           // merge keys expanded so far
 }
 
 // notifierRef is a notifier name mentioned somewhere, checked at the end.
@@ -117,8 +118,19 @@ func (l *loader) entries(n *yaml.Node, field string) ([]entry, bool) {
 	return out, true
 }
 
+// maxMerges bounds merge-key expansion: nested merges of merges can
+// otherwise grow exponentially, like the "billion laughs" attack.
+const maxMerges = 10000
+
 func (l *loader) mergeEntries(v *yaml.Node, field string) []entry {
 	v = resolve(v)
+	l.merges++
+	if l.merges == maxMerges {
+		l.errf(v, field, "too many merge keys (<<) expanded; simplify the anchors")
+	}
+	if l.merges >= maxMerges {
+		return nil
+	}
 	if v.Kind == yaml.SequenceNode {
 		var out []entry
 		for _, m := range v.Content {

@@ -148,7 +148,7 @@ func (l *loader) notifier(n *yaml.Node, field, stateDir string) (NotifierConfig,
 	}
 	schemas := notifierSchemas()
 	var schema map[string]optSpec
-	if i := slices.IndexFunc(es, func(e entry) bool { return e.key == "type" }); i < 0 {
+	if i := slices.IndexFunc(es, func(e entry) bool { return e.key == "type" }); i < 0 || isNull(es[i].v) {
 		l.errf(n, sub(field, "type"), "missing type (one of: %s)", strings.Join(slices.Sorted(maps.Keys(schemas)), ", "))
 	} else if t, ok := l.str(es[i].v, sub(field, "type")); ok {
 		t = strings.ToLower(strings.TrimSpace(t))

@@ -324,6 +324,7 @@ feeds:
 			":11: notifiers[1].expire: must be at most 3h"}},
 		{"no notifiers", "feeds: []\n", []string{":1: notifiers: at least one notifier is required"}},
 		{"empty notifiers", "notifiers: []\n", []string{":1: notifiers: at least one notifier is required"}},
+		{"null type", "notifiers: [{type}]\n", []string{":1: notifiers[0].type: missing type"}},
 		{"wrong types", `notifiers:
   type: console
 feeds:
