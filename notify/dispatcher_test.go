@@ -17,35 +17,35 @@ import (
 )
 
 // clock is a settable time source shared by the store and the dispatcher.
-type clock struct {
+type fakeClock struct {
 	mu sync.Mutex
 	t  time.Time
 }
 
-func newClock(t time.Time) *clock { return &clock{t: t} }
+func newFakeClock(t time.Time) *fakeClock { return &fakeClock{t: t} }
 
-func (c *clock) Now() time.Time {
+func (c *fakeClock) Now() time.Time {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.t
 }
 
-func (c *clock) Set(t time.Time) {
+func (c *fakeClock) Set(t time.Time) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.t = t
 }
 
-// recorder is a notifier that keeps what it delivered; fn, when set,
+// recordingNotifier is a notifier that keeps what it delivered; fn, when set,
 // decides each call's fate (call counts from 1).
-type recorder struct {
+type recordingNotifier struct {
 	mu    sync.Mutex
 	got   []crier.Notification
 	calls int
 	fn    func(ctx context.Context, call int, n crier.Notification) error
 }
 
-func (r *recorder) Send(ctx context.Context, n crier.Notification) error {
+func (r *recordingNotifier) Send(ctx context.Context, n crier.Notification) error {
 	r.mu.Lock()
 	r.calls++
 	call, fn := r.calls, r.fn
@@ -61,7 +61,7 @@ func (r *recorder) Send(ctx context.Context, n crier.Notification) error {
 	return nil
 }
 
-func (r *recorder) titles() []string {
+func (r *recordingNotifier) titles() []string {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	var out []string
@@ -71,13 +71,13 @@ func (r *recorder) titles() []string {
 	return out
 }
 
-func (r *recorder) callCount() int {
+func (r *recordingNotifier) callCount() int {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return r.calls
 }
 
-func openStore(t *testing.T, path string, now func() time.Time) *store.Store {
+func openTestStore(t *testing.T, path string, now func() time.Time) *store.Store {
 	t.Helper()
 	s, err := store.Open(path, store.Options{Now: now, NoSync: true})
 	if err != nil {
@@ -87,7 +87,7 @@ func openStore(t *testing.T, path string, now func() time.Time) *store.Store {
 	return s
 }
 
-func enqueue(t *testing.T, s *store.Store, notifier string, ns ...crier.Notification) {
+func enqueueAll(t *testing.T, s *store.Store, notifier string, ns ...crier.Notification) {
 	t.Helper()
 	var ds []crier.Delivery
 	for _, n := range ns {
@@ -98,7 +98,7 @@ func enqueue(t *testing.T, s *store.Store, notifier string, ns ...crier.Notifica
 	}
 }
 
-func news(feed string, titles ...string) []crier.Notification {
+func feedNews(feed string, titles ...string) []crier.Notification {
 	var out []crier.Notification
 	for _, title := range titles {
 		out = append(out, crier.Notification{Kind: crier.KindItem, Feed: feed, FeedURL: "https://" + feed + "/feed",
@@ -107,7 +107,7 @@ func news(feed string, titles ...string) []crier.Notification {
 	return out
 }
 
-func pending(t *testing.T, s *store.Store, notifier string) []store.Entry {
+func pendingEntries(t *testing.T, s *store.Store, notifier string) []store.Entry {
 	t.Helper()
 	p, err := s.Pending(notifier)
 	if err != nil {
@@ -116,7 +116,7 @@ func pending(t *testing.T, s *store.Store, notifier string) []store.Entry {
 	return p
 }
 
-func waitFor(t *testing.T, what string, cond func() bool) {
+func eventually(t *testing.T, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(3 * time.Second)
 	for !cond() {
@@ -127,14 +127,14 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 	}
 }
 
-var t0 = time.Date(2026, 5, 4, 12, 0, 0, 0, time.UTC)
+var dispatchT0 = time.Date(2026, 5, 4, 12, 0, 0, 0, time.UTC)
 
 func TestRunDeliversInOrderAndLeavesOthersAlone(t *testing.T) {
 	t.Parallel()
-	s := openStore(t, filepath.Join(t.TempDir(), "state.db"), nil)
-	a, b := &recorder{}, &recorder{}
-	enqueue(t, s, "a", news("x", "a1", "a2", "a3")...)
-	enqueue(t, s, "ghost", news("x", "g1")...)
+	s := openTestStore(t, filepath.Join(t.TempDir(), "state.db"), nil)
+	a, b := &recordingNotifier{}, &recordingNotifier{}
+	enqueueAll(t, s, "a", feedNews("x", "a1", "a2", "a3")...)
+	enqueueAll(t, s, "ghost", feedNews("x", "g1")...)
 	var mu sync.Mutex
 	results := 0
 	d := NewDispatcher(s, map[string]Notifier{"a": a, "b": b}, DispatcherOptions{
@@ -144,12 +144,12 @@ func TestRunDeliversInOrderAndLeavesOthersAlone(t *testing.T) {
 	stopped := make(chan error)
 	go func() { stopped <- d.Run(ctx) }()
 
-	waitFor(t, "a's backlog", func() bool { return len(a.titles()) == 3 })
+	eventually(t, "a's backlog", func() bool { return len(a.titles()) == 3 })
 	// Entries queued while running go out as soon as the dispatcher is kicked.
-	enqueue(t, s, "a", news("x", "a4")...)
-	enqueue(t, s, "b", news("y", "b1", "b2")...)
+	enqueueAll(t, s, "a", feedNews("x", "a4")...)
+	enqueueAll(t, s, "b", feedNews("y", "b1", "b2")...)
 	d.Kick()
-	waitFor(t, "kicked entries", func() bool { return len(a.titles()) == 4 && len(b.titles()) == 2 })
+	eventually(t, "kicked entries", func() bool { return len(a.titles()) == 4 && len(b.titles()) == 2 })
 	cancel()
 	select {
 	case err := <-stopped:
@@ -166,10 +166,10 @@ func TestRunDeliversInOrderAndLeavesOthersAlone(t *testing.T) {
 	if got := strings.Join(b.titles(), ","); got != "b1,b2" {
 		t.Errorf("b got %s", got)
 	}
-	if n := len(pending(t, s, "a")) + len(pending(t, s, "b")); n != 0 {
+	if n := len(pendingEntries(t, s, "a")) + len(pendingEntries(t, s, "b")); n != 0 {
 		t.Errorf("%d entries left", n)
 	}
-	if n := len(pending(t, s, "ghost")); n != 1 {
+	if n := len(pendingEntries(t, s, "ghost")); n != 1 {
 		t.Errorf("entry of an unserved notifier: %d pending, want it left alone", n)
 	}
 	if results != 6 {
@@ -187,25 +187,25 @@ func TestRetrySurvivesRestart(t *testing.T) {
 	fake := pushoverfake.New()
 	defer fake.Close()
 	fake.FailNext(1, 500)
-	clk := newClock(t0)
+	clk := newFakeClock(dispatchT0)
 	path := filepath.Join(t.TempDir(), "state.db")
 
 	s, err := store.Open(path, store.Options{Now: clk.Now, NoSync: true})
 	if err != nil {
 		t.Fatal(err)
 	}
-	enqueue(t, s, "phone", item())
+	enqueueAll(t, s, "phone", sampleItem())
 	p := newTestPushover(t, fake, nil)
 	d := NewDispatcher(s, map[string]Notifier{"phone": p}, DispatcherOptions{Now: clk.Now, MinBackoff: time.Second})
 	delivered, left, err := d.Drain(context.Background())
 	if err != nil || delivered != 0 || left != 1 {
 		t.Fatalf("first drain: delivered %d pending %d err %v", delivered, left, err)
 	}
-	e := pending(t, s, "phone")[0]
+	e := pendingEntries(t, s, "phone")[0]
 	if e.Attempts != 1 || !strings.Contains(e.LastError, "500") {
 		t.Fatalf("after a 500: attempts %d, last error %q", e.Attempts, e.LastError)
 	}
-	if min := t0.Add(5 * time.Second); e.NextTry.Before(min) {
+	if min := dispatchT0.Add(5 * time.Second); e.NextTry.Before(min) {
 		t.Fatalf("next try %v is sooner than Pushover's 5s minimum", e.NextTry)
 	}
 	if err := s.Close(); err != nil {
@@ -213,7 +213,7 @@ func TestRetrySurvivesRestart(t *testing.T) {
 	}
 
 	// Restart: the entry is still backing off, so nothing is sent yet.
-	s = openStore(t, path, clk.Now)
+	s = openTestStore(t, path, clk.Now)
 	p = newTestPushover(t, fake, nil)
 	d = NewDispatcher(s, map[string]Notifier{"phone": p}, DispatcherOptions{Now: clk.Now, MinBackoff: time.Second})
 	if delivered, left, err := d.Drain(context.Background()); err != nil || delivered != 0 || left != 1 || fake.Requests() != 1 {
@@ -233,10 +233,10 @@ func TestPermanentFailureIsBuriedAndQueueMovesOn(t *testing.T) {
 	fake := pushoverfake.New()
 	defer fake.Close()
 	fake.FailNext(1, 400)
-	var logs syncBuffer
+	var logs logBuffer
 	log := slog.New(slog.NewTextHandler(&logs, nil))
-	s := openStore(t, filepath.Join(t.TempDir(), "state.db"), nil)
-	enqueue(t, s, "phone", news("x", "bad", "good")...)
+	s := openTestStore(t, filepath.Join(t.TempDir(), "state.db"), nil)
+	enqueueAll(t, s, "phone", feedNews("x", "bad", "good")...)
 	d := NewDispatcher(s, map[string]Notifier{"phone": newTestPushover(t, fake, nil)}, DispatcherOptions{Log: log})
 	delivered, left, err := d.Drain(context.Background())
 	if err != nil || delivered != 1 || left != 0 {
@@ -261,14 +261,14 @@ func TestPermanentFailureIsBuriedAndQueueMovesOn(t *testing.T) {
 
 func TestPanicIsBuried(t *testing.T) {
 	t.Parallel()
-	s := openStore(t, filepath.Join(t.TempDir(), "state.db"), nil)
-	r := &recorder{fn: func(_ context.Context, call int, _ crier.Notification) error {
+	s := openTestStore(t, filepath.Join(t.TempDir(), "state.db"), nil)
+	r := &recordingNotifier{fn: func(_ context.Context, call int, _ crier.Notification) error {
 		if call == 1 {
 			panic("boom")
 		}
 		return nil
 	}}
-	enqueue(t, s, "r", news("x", "first", "second")...)
+	enqueueAll(t, s, "r", feedNews("x", "first", "second")...)
 	d := NewDispatcher(s, map[string]Notifier{"r": r}, DispatcherOptions{})
 	if delivered, _, err := d.Drain(context.Background()); err != nil || delivered != 1 {
 		t.Fatalf("delivered %d err %v", delivered, err)
@@ -293,12 +293,12 @@ func TestBackoff(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			clk := newClock(t0)
-			s := openStore(t, filepath.Join(t.TempDir(), "state.db"), clk.Now)
-			r := &recorder{fn: func(context.Context, int, crier.Notification) error {
+			clk := newFakeClock(dispatchT0)
+			s := openTestStore(t, filepath.Join(t.TempDir(), "state.db"), clk.Now)
+			r := &recordingNotifier{fn: func(context.Context, int, crier.Notification) error {
 				return Temporary(errors.New("busy"), tc.retryAfter)
 			}}
-			enqueue(t, s, "r", item())
+			enqueueAll(t, s, "r", sampleItem())
 			d := NewDispatcher(s, map[string]Notifier{"r": r}, DispatcherOptions{
 				Now: clk.Now, MinBackoff: 10 * time.Second, MaxBackoff: time.Minute})
 			for i := 1; i <= tc.failures; i++ {
@@ -306,7 +306,7 @@ func TestBackoff(t *testing.T) {
 				if delivered, left, err := d.Drain(context.Background()); err != nil || delivered != 0 || left != 1 {
 					t.Fatalf("drain %d: %d %d %v", i, delivered, left, err)
 				}
-				e := pending(t, s, "r")[0]
+				e := pendingEntries(t, s, "r")[0]
 				gap := e.NextTry.Sub(now)
 				lo, hi := max(10*time.Second, tc.retryAfter), max(time.Minute, tc.retryAfter)
 				if e.Attempts != i || gap < lo || gap > hi {
@@ -328,12 +328,12 @@ func TestParkedKeepsAttempts(t *testing.T) {
 	t.Parallel()
 	fake := pushoverfake.New()
 	defer fake.Close()
-	reset := t0.Add(48 * time.Hour)
+	reset := dispatchT0.Add(48 * time.Hour)
 	fake.SetRemaining(0, reset)
-	clk := newClock(t0)
-	var logs syncBuffer
-	s := openStore(t, filepath.Join(t.TempDir(), "state.db"), clk.Now)
-	enqueue(t, s, "phone", news("x", "a", "b")...)
+	clk := newFakeClock(dispatchT0)
+	var logs logBuffer
+	s := openTestStore(t, filepath.Join(t.TempDir(), "state.db"), clk.Now)
+	enqueueAll(t, s, "phone", feedNews("x", "a", "b")...)
 	p := newTestPushover(t, fake, nil)
 	p.now = clk.Now
 	d := NewDispatcher(s, map[string]Notifier{"phone": p}, DispatcherOptions{
@@ -343,7 +343,7 @@ func TestParkedKeepsAttempts(t *testing.T) {
 			t.Fatalf("drain: %d %d %v", delivered, left, err)
 		}
 	}
-	e := pending(t, s, "phone")[0]
+	e := pendingEntries(t, s, "phone")[0]
 	if e.Attempts != 0 || !e.NextTry.Equal(reset) {
 		t.Fatalf("parked entry: attempts %d next %v, want 0 and %v", e.Attempts, e.NextTry, reset)
 	}
@@ -363,13 +363,13 @@ func TestParkedKeepsAttempts(t *testing.T) {
 
 func TestDrainLeavesFailingQueue(t *testing.T) {
 	t.Parallel()
-	s := openStore(t, filepath.Join(t.TempDir(), "state.db"), nil)
-	r := &recorder{fn: func(context.Context, int, crier.Notification) error {
+	s := openTestStore(t, filepath.Join(t.TempDir(), "state.db"), nil)
+	r := &recordingNotifier{fn: func(context.Context, int, crier.Notification) error {
 		return HTTPStatusError("svc", 503, "down", 0)
 	}}
-	ok := &recorder{}
-	enqueue(t, s, "r", news("x", "1", "2", "3")...)
-	enqueue(t, s, "ok", news("x", "1", "2")...)
+	ok := &recordingNotifier{}
+	enqueueAll(t, s, "r", feedNews("x", "1", "2", "3")...)
+	enqueueAll(t, s, "ok", feedNews("x", "1", "2")...)
 	d := NewDispatcher(s, map[string]Notifier{"r": r, "ok": ok}, DispatcherOptions{MinBackoff: time.Millisecond})
 	delivered, left, err := d.Drain(context.Background())
 	if err != nil || delivered != 2 || left != 3 {
@@ -401,9 +401,9 @@ func TestSendTimeout(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			s := openStore(t, filepath.Join(t.TempDir(), "state.db"), nil)
-			enqueue(t, s, "r", news("x", "1", "2")...)
-			r := &recorder{fn: tc.send}
+			s := openTestStore(t, filepath.Join(t.TempDir(), "state.db"), nil)
+			enqueueAll(t, s, "r", feedNews("x", "1", "2")...)
+			r := &recordingNotifier{fn: tc.send}
 			d := NewDispatcher(s, map[string]Notifier{"r": r}, DispatcherOptions{SendTimeout: 100 * time.Millisecond})
 			start := time.Now()
 			delivered, left, err := d.Drain(context.Background())
@@ -413,7 +413,7 @@ func TestSendTimeout(t *testing.T) {
 			if err != nil || delivered != 0 || left != 2 {
 				t.Fatalf("delivered %d pending %d err %v", delivered, left, err)
 			}
-			if e := pending(t, s, "r")[0]; e.Attempts != 1 || !strings.Contains(e.LastError, tc.errText) {
+			if e := pendingEntries(t, s, "r")[0]; e.Attempts != 1 || !strings.Contains(e.LastError, tc.errText) {
 				t.Fatalf("attempts %d last error %q, want %q", e.Attempts, e.LastError, tc.errText)
 			}
 			if r.callCount() != 1 {
@@ -425,21 +425,21 @@ func TestSendTimeout(t *testing.T) {
 
 func TestRunStopsPromptlyWhileBackingOff(t *testing.T) {
 	t.Parallel()
-	s := openStore(t, filepath.Join(t.TempDir(), "state.db"), nil)
-	r := &recorder{fn: func(context.Context, int, crier.Notification) error { return errors.New("nope") }}
-	enqueue(t, s, "r", item())
+	s := openTestStore(t, filepath.Join(t.TempDir(), "state.db"), nil)
+	r := &recordingNotifier{fn: func(context.Context, int, crier.Notification) error { return errors.New("nope") }}
+	enqueueAll(t, s, "r", sampleItem())
 	d := NewDispatcher(s, map[string]Notifier{"r": r}, DispatcherOptions{MinBackoff: time.Hour})
 	ctx, cancel := context.WithCancel(context.Background())
 	stopped := make(chan struct{})
 	go func() { _ = d.Run(ctx); close(stopped) }()
-	waitFor(t, "first attempt", func() bool { return r.callCount() == 1 })
+	eventually(t, "first attempt", func() bool { return r.callCount() == 1 })
 	cancel()
 	select {
 	case <-stopped:
 	case <-time.After(time.Second):
 		t.Fatal("Run kept waiting out a backoff after cancel")
 	}
-	if e := pending(t, s, "r")[0]; e.Attempts != 1 || e.NextTry.Before(time.Now().Add(50*time.Minute)) {
+	if e := pendingEntries(t, s, "r")[0]; e.Attempts != 1 || e.NextTry.Before(time.Now().Add(50*time.Minute)) {
 		t.Fatalf("entry %+v", e)
 	}
 }

@@ -15,12 +15,12 @@ import (
 	"github.com/crierd/crier"
 )
 
-var update = flag.Bool("update", false, "rewrite golden files under testdata/")
+var updateGolden = flag.Bool("update", false, "rewrite golden files under testdata/")
 
-func golden(t *testing.T, name string, got []byte) {
+func assertGolden(t *testing.T, name string, got []byte) {
 	t.Helper()
 	path := filepath.Join("testdata", name)
-	if *update {
+	if *updateGolden {
 		if err := os.WriteFile(path, got, 0o644); err != nil {
 			t.Fatal(err)
 		}
@@ -47,7 +47,7 @@ func TestJSONLGolden(t *testing.T) {
 	summary := crier.Notification{Kind: crier.KindSummary, Feed: "HN", FeedURL: "https://hn.example/rss",
 		FeedLink: "https://hn.example/", Title: "2 new headlines from HN", Count: 2, QueuedAt: queued,
 		Items: []crier.Headline{{Title: "One", Link: "https://hn.example/1"}, {Title: "Two", Link: "https://hn.example/2"}}}
-	for _, n := range []crier.Notification{item(), unpublished, summary} {
+	for _, n := range []crier.Notification{sampleItem(), unpublished, summary} {
 		if err := j.Send(context.Background(), n); err != nil {
 			t.Fatal(err)
 		}
@@ -56,7 +56,7 @@ func TestJSONLGolden(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	golden(t, "jsonl.golden", got)
+	assertGolden(t, "jsonl.golden", got)
 	if fi, err := os.Stat(path); err != nil || fi.Mode().Perm() != 0o600 {
 		t.Errorf("file mode %v, %v; want 0600", fi.Mode(), err)
 	}
@@ -90,7 +90,7 @@ func TestJSONLSurvivesRemovalAndConcurrency(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := j.Send(context.Background(), item()); err != nil {
+	if err := j.Send(context.Background(), sampleItem()); err != nil {
 		t.Fatal(err)
 	}
 	if err := os.Rename(path, path+".1"); err != nil { // logrotate
@@ -101,7 +101,7 @@ func TestJSONLSurvivesRemovalAndConcurrency(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if err := j.Send(context.Background(), item()); err != nil {
+			if err := j.Send(context.Background(), sampleItem()); err != nil {
 				t.Error(err)
 			}
 		}()
@@ -123,7 +123,7 @@ func TestJSONLSurvivesRemovalAndConcurrency(t *testing.T) {
 	if err := os.Remove(path); err != nil {
 		t.Fatal(err)
 	}
-	if err := j.Send(context.Background(), item()); err != nil {
+	if err := j.Send(context.Background(), sampleItem()); err != nil {
 		t.Fatalf("after removal: %v", err)
 	}
 	if _, err := os.Stat(path); err != nil {
@@ -139,7 +139,7 @@ func TestJSONLUnwritableIsTemporary(t *testing.T) {
 		t.Fatal(err)
 	}
 	j, _ := NewJSONL(crier.NotifierConfig{Name: "log"}, filepath.Join(blocker, "out.jsonl"))
-	err := j.Send(context.Background(), item())
+	err := j.Send(context.Background(), sampleItem())
 	if err == nil || Classify(err).Permanent || !strings.Contains(err.Error(), "log") {
 		t.Fatalf("unwritable path: %v, want a temporary error naming the notifier", err)
 	}
@@ -154,7 +154,7 @@ func TestConsole(t *testing.T) {
 		n    crier.Notification
 		want string
 	}{
-		{item(), "15:04:05  Go Blog  Go 1.26 is released  https://go.dev/blog/go1.26\n"},
+		{sampleItem(), "15:04:05  Go Blog  Go 1.26 is released  https://go.dev/blog/go1.26\n"},
 		{crier.Notification{Feed: "F", Title: "two\nlines", Link: ""}, "15:04:05  F  two lines\n"},
 		{crier.Notification{Kind: crier.KindSummary, Feed: "HN", Count: 3,
 			Items: []crier.Headline{{Title: "a"}, {Title: "b"}, {Title: "c"}}}, "15:04:05  HN: 3 new headlines: a; b; c\n"},
@@ -192,7 +192,7 @@ func TestBuild(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := n.Send(context.Background(), item()); err != nil || !strings.Contains(out.String(), "Go 1.26 is released") {
+	if err := n.Send(context.Background(), sampleItem()); err != nil || !strings.Contains(out.String(), "Go 1.26 is released") {
 		t.Errorf("console built without Deps.Stdout: %v %q", err, out.String())
 	}
 	if _, err := Build(crier.NotifierConfig{Name: "p", Type: "pushover"}, deps); err == nil {

@@ -14,19 +14,19 @@ import (
 	"github.com/crierd/crier/notify/pushoverfake"
 )
 
-// syncBuffer collects log output written from several goroutines.
-type syncBuffer struct {
+// logBuffer collects log output written from several goroutines.
+type logBuffer struct {
 	mu sync.Mutex
 	b  bytes.Buffer
 }
 
-func (s *syncBuffer) Write(p []byte) (int, error) {
+func (s *logBuffer) Write(p []byte) (int, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.Write(p)
 }
 
-func (s *syncBuffer) String() string {
+func (s *logBuffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()
@@ -51,9 +51,9 @@ func newTestPushover(t *testing.T, fake *pushoverfake.Server, log *slog.Logger, 
 	return p
 }
 
-func intp(i int) *int { return &i }
+func intPtrOf(i int) *int { return &i }
 
-func item() crier.Notification {
+func sampleItem() crier.Notification {
 	return crier.Notification{
 		Kind:      crier.KindItem,
 		Feed:      "Go Blog",
@@ -82,10 +82,10 @@ func TestPushoverFields(t *testing.T) {
 		n    crier.Notification
 		want pushoverfake.Message
 	}{
-		{"item", item(), pushoverfake.Message{
+		{"item", sampleItem(), pushoverfake.Message{
 			Title: "Go Blog", Message: "Go 1.26 is released\nToday the Go team is happy to release Go 1.26.",
 			URL: "https://go.dev/blog/go1.26", URLTitle: "Go 1.26 is released",
-			Timestamp: item().Published.Unix(), Sound: "cosmic", Device: "pixel"}},
+			Timestamp: sampleItem().Published.Unix(), Sound: "cosmic", Device: "pixel"}},
 		{"untitled item", crier.Notification{Kind: crier.KindItem, Feed: "F", Link: "https://x/y"}, pushoverfake.Message{
 			Title: "F", Message: "https://x/y", URL: "https://x/y", URLTitle: "https://x/y", Sound: "cosmic", Device: "pixel"}},
 		{"title from summary", crier.Notification{Kind: crier.KindItem, Feed: "F", Summary: "Only a body here"}, pushoverfake.Message{
@@ -148,9 +148,9 @@ func TestPushoverPriority(t *testing.T) {
 		over       *int
 		want       int
 		retry, exp int
-	}{{nil, -1, 0, 0}, {intp(1), 1, 0, 0}, {intp(0), 0, 0, 0}, {intp(2), 2, 45, 7200}, {intp(7), 2, 45, 7200}}
+	}{{nil, -1, 0, 0}, {intPtrOf(1), 1, 0, 0}, {intPtrOf(0), 0, 0, 0}, {intPtrOf(2), 2, 45, 7200}, {intPtrOf(7), 2, 45, 7200}}
 	for i, tc := range tests {
-		n := item()
+		n := sampleItem()
 		n.Priority = tc.over
 		if err := p.Send(context.Background(), n); err != nil {
 			t.Fatalf("#%d: %v", i, err)
@@ -191,7 +191,7 @@ func TestPushoverErrors(t *testing.T) {
 				kv = append(kv, "token", tc.token)
 			}
 			p := newTestPushover(t, fake, nil, kv...)
-			err := p.Send(context.Background(), item())
+			err := p.Send(context.Background(), sampleItem())
 			if err == nil {
 				t.Fatal("Send succeeded")
 			}
@@ -216,7 +216,7 @@ func TestPushoverQuota(t *testing.T) {
 	t.Parallel()
 	fake := pushoverfake.New()
 	defer fake.Close()
-	var logs syncBuffer
+	var logs logBuffer
 	p := newTestPushover(t, fake, slog.New(slog.NewTextHandler(&logs, nil)))
 	if _, _, _, known := p.Quota(); known {
 		t.Fatal("quota known before any send")
@@ -225,7 +225,7 @@ func TestPushoverQuota(t *testing.T) {
 	fake.SetLimit(100)
 	fake.SetRemaining(12, reset)
 	for i := 0; i < 12; i++ {
-		if err := p.Send(context.Background(), item()); err != nil {
+		if err := p.Send(context.Background(), sampleItem()); err != nil {
 			t.Fatalf("send %d: %v", i, err)
 		}
 	}
@@ -236,7 +236,7 @@ func TestPushoverQuota(t *testing.T) {
 	// Exhausted: the next sends park without spending a request.
 	before := fake.Requests()
 	for i := 0; i < 3; i++ {
-		err := p.Send(context.Background(), item())
+		err := p.Send(context.Background(), sampleItem())
 		if c := Classify(err); !c.ParkUntil.Equal(reset) {
 			t.Fatalf("send over quota: %v (park until %v)", err, c.ParkUntil)
 		}
@@ -262,7 +262,7 @@ func TestPushoverAcceptedWithoutLimitHeaders(t *testing.T) {
 	defer fake.Close()
 	fake.OmitLimitHeaders(true)
 	p := newTestPushover(t, fake, nil)
-	if err := p.Send(context.Background(), item()); err != nil {
+	if err := p.Send(context.Background(), sampleItem()); err != nil {
 		t.Fatalf("an accepted message must count as delivered: %v", err)
 	}
 	if fake.Requests() != 1 || len(fake.Messages()) != 1 {
@@ -280,7 +280,7 @@ func TestPushoverTimeout(t *testing.T) {
 	fake.SetDelay(time.Hour)
 	p := newTestPushover(t, fake, nil, "timeout", "150ms")
 	start := time.Now()
-	err := p.Send(context.Background(), item())
+	err := p.Send(context.Background(), sampleItem())
 	if d := time.Since(start); d > 2*time.Second {
 		t.Fatalf("Send took %v despite a 150ms timeout", d)
 	}
@@ -293,7 +293,7 @@ func TestPushoverTimeout(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
 	defer cancel()
 	start = time.Now()
-	if err := p.Send(ctx, item()); err == nil || time.Since(start) > 2*time.Second {
+	if err := p.Send(ctx, sampleItem()); err == nil || time.Since(start) > 2*time.Second {
 		t.Fatalf("ctx deadline: err %v after %v", err, time.Since(start))
 	}
 }
