@@ -17,6 +17,7 @@ type Store interface {
 	SaveFeedState(feedID string, st crier.FeedState) error
 	Ingest(feedID string, st crier.FeedState, items []crier.Item,
 		plan func(fresh []crier.NewItem, firstPoll bool) []crier.Delivery) (store.IngestResult, error)
+	Enqueue(ds ...crier.Delivery) ([]store.Entry, error)
 }
 
 // PollerOptions wires a Poller.
@@ -30,6 +31,10 @@ type PollerOptions struct {
 	Queued func()
 	// Interval returns the feed's nominal polling interval (for backoff).
 	Interval func(crier.Feed) time.Duration
+	// Alerts names the notifiers that hear about feed health; none: no alerts.
+	Alerts []string
+	// OnPoll observes every poll that fetched (metrics).
+	OnPoll func(feed crier.Feed, res Result, took time.Duration)
 }
 
 // Poller runs one poll of one feed end to end: fetch, parse, identify,
@@ -54,6 +59,9 @@ func NewPoller(f *Fetcher, s Store, opt PollerOptions) *Poller {
 	}
 	if opt.Queued == nil {
 		opt.Queued = func() {}
+	}
+	if opt.OnPoll == nil {
+		opt.OnPoll = func(crier.Feed, Result, time.Duration) {}
 	}
 	if opt.Interval == nil {
 		opt.Interval = func(crier.Feed) time.Duration { return 10 * time.Minute }
@@ -80,6 +88,8 @@ type Result struct {
 	New         int
 	Queued      int
 	Stats       PlanStats
+	Status      int // HTTP status of the fetch, 0 when none
+	Bytes       int // body bytes fetched
 	Err         error
 }
 
@@ -112,6 +122,7 @@ func (p *Poller) Poll(ctx context.Context, feed crier.Feed, force bool) (Result,
 		return res, ctx.Err()
 	}
 
+	start := time.Now()
 	err = p.poll(ctx, feed, &st, &res)
 	if err != nil {
 		if ctx.Err() != nil && errors.Is(err, context.Canceled) {
@@ -120,9 +131,10 @@ func (p *Poller) Poll(ctx context.Context, feed crier.Feed, force bool) (Result,
 		}
 		p.recordFailure(feed, &st, err)
 		res.Err = fmt.Errorf("feed %s (%s): %w", feed.Name, feed.URL, err)
-		return res, res.Err
 	}
-	return res, nil
+	p.checkHealth(feed, &st)
+	p.opt.OnPoll(feed, res, time.Since(start))
+	return res, res.Err
 }
 
 func (p *Poller) poll(ctx context.Context, feed crier.Feed, st *crier.FeedState, res *Result) error {
@@ -138,6 +150,7 @@ func (p *Poller) poll(ctx context.Context, feed crier.Feed, st *crier.FeedState,
 	if err != nil {
 		var he *HTTPError
 		if errors.As(err, &he) {
+			res.Status = he.Status
 			st.LastStatus = he.Status
 			if he.Gone() {
 				if !st.Gone {
@@ -149,6 +162,7 @@ func (p *Poller) poll(ctx context.Context, feed crier.Feed, st *crier.FeedState,
 		return err
 	}
 	st.LastStatus = fr.Status
+	res.Status, res.Bytes = fr.Status, len(fr.Body)
 	if fr.MovedTo != "" && fr.MovedTo != st.MovedTo {
 		p.opt.Log.Warn("feed moved permanently; polling the new location, update the config", "feed", feed.Name, "url", feed.URL, "moved_to", fr.MovedTo)
 		st.MovedTo = fr.MovedTo
@@ -204,6 +218,15 @@ func (p *Poller) poll(ctx context.Context, feed crier.Feed, st *crier.FeedState,
 		return fmt.Errorf("record items: %w", err)
 	}
 	res.Items, res.New, res.Queued, res.Stats = ir.Items, ir.New, ir.Queued, stats
+	if ir.New > 0 || ir.FirstPoll {
+		// Counted after the commit: a second, small write, only when
+		// something was new.
+		st.Seeded = true
+		countNew(st, now, ir.New)
+		if err := p.store.SaveFeedState(feed.FeedID(), *st); err != nil {
+			return fmt.Errorf("save state: %w", err)
+		}
+	}
 	switch {
 	case ir.FirstPoll:
 		p.opt.Log.Info("feed seeded", "feed", feed.Name, "items", ir.Items, "announced", ir.Queued)

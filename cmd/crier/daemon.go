@@ -69,6 +69,7 @@ func openDaemon(cfg *crier.Config, log *slog.Logger, stdout io.Writer) (*daemon,
 		NotifierBurst: burst,
 		Queued:        d.disp.Kick,
 		Interval:      func(f crier.Feed) time.Duration { return feeds.Interval(f.Schedule) },
+		Alerts:        cfg.Alerts.Notify,
 	})
 	d.sched = feeds.NewScheduler(d.poller, log)
 	return d, nil
