@@ -30,7 +30,8 @@ func countNew(st *crier.FeedState, now time.Time, n int) {
 // after the alert is queued: a crash in between repeats an alert rather
 // than losing it.
 func (p *Poller) checkHealth(feed crier.Feed, st *crier.FeedState) {
-	if len(p.opt.Alerts) == 0 {
+	alerts := p.routing.Load().Alerts
+	if len(alerts) == 0 {
 		return
 	}
 	now := p.opt.Now()
@@ -52,7 +53,7 @@ func (p *Poller) checkHealth(feed crier.Feed, st *crier.FeedState) {
 	}
 	if title != "" {
 		var ds []crier.Delivery
-		for _, n := range p.opt.Alerts {
+		for _, n := range alerts {
 			ds = append(ds, crier.Delivery{Notifier: n, Notification: crier.Notification{
 				Kind: crier.KindAlert, Feed: feed.Name, FeedURL: feed.URL, FeedLink: st.Link,
 				Title: title, Link: feed.URL, QueuedAt: now,

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync/atomic"
 	"time"
 
 	"github.com/crierd/crier"
@@ -44,7 +45,17 @@ type Poller struct {
 	store   Store
 	opt     PollerOptions
 	slots   chan struct{}
+	routing atomic.Pointer[Routing] // swapped by a config reload
 }
+
+// Routing is the part of the poller's options that a reload may change.
+type Routing struct {
+	NotifierBurst map[string]int
+	Alerts        []string
+}
+
+// SetRouting applies reloaded notifier settings to the polls that follow.
+func (p *Poller) SetRouting(r Routing) { p.routing.Store(&r) }
 
 // NewPoller returns a Poller that fetches with f and records in s.
 func NewPoller(f *Fetcher, s Store, opt PollerOptions) *Poller {
@@ -66,7 +77,9 @@ func NewPoller(f *Fetcher, s Store, opt PollerOptions) *Poller {
 	if opt.Interval == nil {
 		opt.Interval = func(crier.Feed) time.Duration { return 10 * time.Minute }
 	}
-	return &Poller{fetcher: f, store: s, opt: opt, slots: make(chan struct{}, opt.Concurrency)}
+	p := &Poller{fetcher: f, store: s, opt: opt, slots: make(chan struct{}, opt.Concurrency)}
+	p.SetRouting(Routing{NotifierBurst: opt.NotifierBurst, Alerts: opt.Alerts})
+	return p
 }
 
 // LastPoll is when feed was last polled, zero if never (or unreadable).
@@ -208,7 +221,7 @@ func (p *Poller) poll(ctx context.Context, feed crier.Feed, st *crier.FeedState,
 	plan := func(fresh []crier.NewItem, first bool) []crier.Delivery {
 		ds, s := Plan(PlanInput{
 			Feed: feed, FeedLink: parsed.Link, Fresh: fresh, FirstPoll: first,
-			NotifierBurst: p.opt.NotifierBurst, Now: now,
+			NotifierBurst: p.routing.Load().NotifierBurst, Now: now,
 		})
 		stats = s
 		return ds

@@ -53,6 +53,11 @@ type Dispatcher struct {
 	grace    time.Duration // how long a send may outlive its deadline
 	lanes    []*lane
 	progress atomic.Int64 // unix nanoseconds
+
+	// stop ends the loops between sends, unlike cancelling Run's context,
+	// which also cancels a send in flight (and so may repeat it later).
+	stop     chan struct{}
+	stopOnce sync.Once
 }
 
 // lane is one notifier's queue. Everything but kick belongs to the one
@@ -99,6 +104,7 @@ func NewDispatcher(out Outbox, notifiers map[string]Notifier, opt DispatcherOpti
 		log:   opt.Log,
 		now:   opt.Now,
 		grace: min(max(opt.SendTimeout/4, 10*time.Millisecond), 2*time.Second),
+		stop:  make(chan struct{}),
 	}
 	names := make([]string, 0, len(notifiers))
 	for name := range notifiers {
@@ -138,6 +144,20 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 	return nil
 }
 
+// Stop asks Run to return once every notifier has finished the send it
+// is in; no send is interrupted. A config reload uses it to hand the
+// outbox to a new dispatcher without repeating a notification.
+func (d *Dispatcher) Stop() { d.stopOnce.Do(func() { close(d.stop) }) }
+
+func (d *Dispatcher) stopped() bool {
+	select {
+	case <-d.stop:
+		return true
+	default:
+		return false
+	}
+}
+
 // Kick tells every notifier that entries were queued. It never blocks.
 func (d *Dispatcher) Kick() {
 	for _, l := range d.lanes {
@@ -158,7 +178,7 @@ func (d *Dispatcher) LastProgress() time.Time {
 func (d *Dispatcher) markProgress() { d.progress.Store(d.now().UnixNano()) }
 
 func (d *Dispatcher) loop(ctx context.Context, l *lane) {
-	for ctx.Err() == nil {
+	for ctx.Err() == nil && !d.stopped() {
 		if l.stuck != nil {
 			// Keep one send in flight: wait for the abandoned one. No
 			// progress is marked meanwhile, so a watchdog can see it.
@@ -166,6 +186,8 @@ func (d *Dispatcher) loop(ctx context.Context, l *lane) {
 			case <-l.stuck:
 				l.stuck = nil
 			case <-ctx.Done():
+				return
+			case <-d.stop:
 				return
 			}
 			continue
@@ -203,6 +225,7 @@ func (d *Dispatcher) wait(ctx context.Context, l *lane, wake time.Time) {
 	case <-t.C:
 	case <-l.kick:
 	case <-ctx.Done():
+	case <-d.stop:
 	}
 }
 
@@ -212,6 +235,7 @@ func (d *Dispatcher) pause(ctx context.Context, dur time.Duration) {
 	select {
 	case <-t.C:
 	case <-ctx.Done():
+	case <-d.stop:
 	}
 }
 

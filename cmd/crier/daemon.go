@@ -5,8 +5,11 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"path/filepath"
+	"os"
+	"os/signal"
 	"sync"
+	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/crierd/crier"
@@ -17,73 +20,92 @@ import (
 
 const (
 	pollGrace  = 15 * time.Second // polls in flight may finish at shutdown
-	flushGrace = 5 * time.Second  // the dispatcher may deliver what they queued
+	sendGrace  = 35 * time.Second // a send in flight may finish (its own timeout is 30 s)
+	flushGrace = 5 * time.Second  // the dispatcher may deliver what the last polls queued
 	pruneEvery = 6 * time.Hour
 )
 
 // daemon is crier's parts wired together for one config.
 type daemon struct {
-	cfg       *crier.Config
-	log       *slog.Logger
-	store     *store.Store
-	notifiers map[string]notify.Notifier
-	poller    *feeds.Poller
-	disp      *notify.Dispatcher
-	sched     *feeds.Scheduler
+	log    *slog.Logger
+	stdout io.Writer
+	getenv func(string) (string, bool)
+	store  *store.Store
+	poller *feeds.Poller
+	sched  *feeds.Scheduler
+
+	mu   sync.Mutex    // guards cfg and the dispatcher swap
+	cfg  *crier.Config // the config in force
+	disp atomic.Pointer[notify.Dispatcher]
+	// dispDone is closed when the running dispatcher's Run returns.
+	dispDone chan struct{}
 }
 
 // openDaemon opens the store and builds every part, starting nothing.
-func openDaemon(cfg *crier.Config, log *slog.Logger, stdout io.Writer) (*daemon, error) {
-	st, err := store.Open(filepath.Join(cfg.StateDir, "crier.db"), store.Options{})
+func openDaemon(cfg *crier.Config, log *slog.Logger, env *cliEnv) (*daemon, error) {
+	st, err := store.Open(stateFile(cfg), store.Options{})
 	if err != nil {
 		return nil, err
 	}
-	d := &daemon{cfg: cfg, log: log, store: st, notifiers: map[string]notify.Notifier{}}
-	quiet := map[string]*crier.QuietHours{}
-	burst := map[string]int{}
-	for _, nc := range cfg.Notifiers {
-		n, err := notify.Build(nc, notify.Deps{Stdout: stdout, StateDir: cfg.StateDir, Log: log})
-		if err != nil {
-			st.Close()
-			return nil, fmt.Errorf("notifier %s: %w", nc.Name, err)
-		}
-		d.notifiers[nc.Name] = n
-		if nc.QuietHours != nil {
-			quiet[nc.Name] = nc.QuietHours
-		}
-		if nc.Burst != nil {
-			burst[nc.Name] = *nc.Burst
-		}
-	}
-	if err := d.buryOrphans(); err != nil {
+	d := &daemon{cfg: cfg, log: log, stdout: env.stdout, getenv: env.getenv, store: st}
+	disp, routing, err := d.buildDispatcher(cfg)
+	if err != nil {
 		st.Close()
 		return nil, err
 	}
-	d.disp = notify.NewDispatcher(st, d.notifiers, notify.DispatcherOptions{Log: log, QuietHours: quiet, Burst: burst})
+	d.disp.Store(disp)
 	fetcher := feeds.NewFetcher(nil, feeds.FetchOptions{
 		MaxBody: cfg.HTTP.MaxBody, UserAgent: cfg.HTTP.UserAgent, PerHost: cfg.HTTP.PerHost,
 	})
 	d.poller = feeds.NewPoller(fetcher, st, feeds.PollerOptions{
 		Log:           log,
 		Concurrency:   cfg.HTTP.Concurrency,
-		NotifierBurst: burst,
-		Queued:        d.disp.Kick,
+		NotifierBurst: routing.NotifierBurst,
+		Alerts:        routing.Alerts,
+		Queued:        d.kick,
 		Interval:      func(f crier.Feed) time.Duration { return feeds.Interval(f.Schedule) },
-		Alerts:        cfg.Alerts.Notify,
 	})
 	d.sched = feeds.NewScheduler(d.poller, log)
 	return d, nil
 }
 
+// buildDispatcher builds cfg's notifiers and a dispatcher over them, and
+// dead-letters what is queued for notifiers cfg no longer has.
+func (d *daemon) buildDispatcher(cfg *crier.Config) (*notify.Dispatcher, feeds.Routing, error) {
+	notifiers := map[string]notify.Notifier{}
+	quiet := map[string]*crier.QuietHours{}
+	routing := feeds.Routing{NotifierBurst: map[string]int{}, Alerts: cfg.Alerts.Notify}
+	for _, nc := range cfg.Notifiers {
+		n, err := notify.Build(nc, notify.Deps{Stdout: d.stdout, StateDir: cfg.StateDir, Log: d.log})
+		if err != nil {
+			return nil, routing, fmt.Errorf("notifier %s: %w", nc.Name, err)
+		}
+		notifiers[nc.Name] = n
+		if nc.QuietHours != nil {
+			quiet[nc.Name] = nc.QuietHours
+		}
+		if nc.Burst != nil {
+			routing.NotifierBurst[nc.Name] = *nc.Burst
+		}
+	}
+	if err := d.buryOrphans(notifiers); err != nil {
+		return nil, routing, err
+	}
+	disp := notify.NewDispatcher(d.store, notifiers, notify.DispatcherOptions{
+		Log: d.log, QuietHours: quiet, Burst: routing.NotifierBurst,
+	})
+	return disp, routing, nil
+}
+
 // buryOrphans dead-letters queued notifications whose notifier is no longer
 // configured: they must stay visible (and redeliverable), never vanish.
-func (d *daemon) buryOrphans() error {
+func (d *daemon) buryOrphans(notifiers map[string]notify.Notifier) error {
 	names, err := d.store.OutboxNotifiers()
 	if err != nil {
 		return err
 	}
 	for _, name := range names {
-		if _, ok := d.notifiers[name]; ok {
+		if _, ok := notifiers[name]; ok {
 			continue
 		}
 		pending, err := d.store.Pending(name)
@@ -100,23 +122,59 @@ func (d *daemon) buryOrphans() error {
 	return nil
 }
 
+func (d *daemon) kick() { d.disp.Load().Kick() }
+
+func (d *daemon) config() *crier.Config {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.cfg
+}
+
+// startDispatcher runs the current dispatcher until it is stopped or ctx ends.
+func (d *daemon) startDispatcher(ctx context.Context) {
+	disp, done := d.disp.Load(), make(chan struct{})
+	d.dispDone = done
+	go func() {
+		defer close(done)
+		_ = disp.Run(ctx)
+	}()
+}
+
+// stopDispatcher lets every send in flight finish, then stops the loops.
+func (d *daemon) stopDispatcher() {
+	d.disp.Load().Stop()
+	select {
+	case <-d.dispDone:
+	case <-time.After(sendGrace):
+		d.log.Warn("a notifier is still sending after the grace period", "grace", sendGrace)
+	}
+}
+
 // serve runs the daemon until ctx ends, then shuts down gracefully.
+// SIGHUP reloads the config.
 func (d *daemon) serve(ctx context.Context, sd *sdNotifier) error {
 	if err := d.sched.Apply(d.cfg.Feeds); err != nil {
 		return err
 	}
 	d.sched.Start()
 
+	// Sends run under dispCtx, which outlives ctx: at shutdown the
+	// dispatcher is stopped between sends, never in the middle of one.
+	dispCtx, cancelSends := context.WithCancel(context.Background())
+	defer cancelSends()
+	d.startDispatcher(dispCtx)
+
 	var wg sync.WaitGroup
-	dispCtx, stopDisp := context.WithCancel(context.Background())
-	defer stopDisp()
-	wg.Go(func() { _ = d.disp.Run(dispCtx) })
 	bgCtx, stopBg := context.WithCancel(ctx)
 	defer stopBg()
 	wg.Go(func() { d.pruneLoop(bgCtx) })
 	wg.Go(func() { sd.watchdog(bgCtx, d.healthy) })
 
-	d.log.Info("crier running", "feeds", len(d.cfg.Feeds), "notifiers", len(d.notifiers), "state_dir", d.cfg.StateDir)
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+
+	d.log.Info("crier running", "feeds", len(d.cfg.Feeds), "notifiers", len(d.cfg.Notifiers), "state_dir", d.cfg.StateDir)
 	sd.send("READY=1\nSTATUS=" + d.status())
 	statusTick := time.NewTicker(time.Minute)
 	defer statusTick.Stop()
@@ -124,6 +182,8 @@ func (d *daemon) serve(ctx context.Context, sd *sdNotifier) error {
 		select {
 		case <-ctx.Done():
 			running = false
+		case <-hup:
+			d.reload(dispCtx, sd)
 		case <-statusTick.C:
 			sd.send("STATUS=" + d.status())
 		}
@@ -133,11 +193,13 @@ func (d *daemon) serve(ctx context.Context, sd *sdNotifier) error {
 	d.log.Info("stopping: letting polls in flight finish", "grace", pollGrace)
 	d.sched.Stop(pollGrace)
 	stopBg()
-	stopDisp()
 	wg.Wait()
+	d.stopDispatcher()
+	cancelSends()
+	<-d.dispDone
 	flushCtx, cancel := context.WithTimeout(context.Background(), flushGrace)
 	defer cancel()
-	delivered, pending, err := d.disp.Drain(flushCtx)
+	delivered, pending, err := d.disp.Load().Drain(flushCtx)
 	if err != nil {
 		d.log.Warn("flushing the outbox", "err", err)
 	}
@@ -145,12 +207,13 @@ func (d *daemon) serve(ctx context.Context, sd *sdNotifier) error {
 	return d.store.Close()
 }
 
-// healthy reports whether the scheduler and dispatcher make progress.
+// healthy reports whether the scheduler and dispatcher make progress. The
+// dispatcher marks progress at least every 30 s and a send may take 30 s.
 func (d *daemon) healthy(now time.Time) (bool, string) {
 	if age := now.Sub(d.sched.LastBeat()); age > 3*time.Minute {
 		return false, fmt.Sprintf("scheduler silent for %s", age.Round(time.Second))
 	}
-	if age := now.Sub(d.disp.LastProgress()); age > 3*time.Minute {
+	if age := now.Sub(d.disp.Load().LastProgress()); age > 3*time.Minute {
 		return false, fmt.Sprintf("dispatcher silent for %s", age.Round(time.Second))
 	}
 	return true, ""
@@ -174,7 +237,7 @@ func (d *daemon) status() string {
 	for _, n := range counts {
 		queued += n
 	}
-	s := fmt.Sprintf("%d feeds, %d failing, %d queued", len(d.cfg.Feeds), failing, queued)
+	s := fmt.Sprintf("%d feeds, %d failing, %d queued", len(d.config().Feeds), failing, queued)
 	if !last.IsZero() {
 		s += ", last poll " + last.Format("15:04:05")
 	}
@@ -190,11 +253,12 @@ func (d *daemon) pruneLoop(ctx context.Context) {
 			return
 		case <-t.C:
 		}
+		cfg := d.config()
 		keep := map[string]bool{}
-		for _, f := range d.cfg.Feeds {
+		for _, f := range cfg.Feeds {
 			keep[f.FeedID()] = true
 		}
-		n, err := d.store.Prune(ctx, time.Now().Add(-d.cfg.Retention), keep, 1000)
+		n, err := d.store.Prune(ctx, time.Now().Add(-cfg.Retention), keep, 1000)
 		if err != nil && ctx.Err() == nil {
 			d.log.Error("pruning seen items", "err", err)
 		} else if n > 0 {

@@ -72,7 +72,7 @@ func cmdDemo(ctx context.Context, env *cliEnv, args []string) error {
 		}
 	})
 
-	d, err := openDaemon(cfg, log, env.stdout)
+	d, err := openDaemon(cfg, log, env)
 	if err != nil {
 		return err
 	}

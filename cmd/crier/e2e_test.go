@@ -241,3 +241,23 @@ func TestRestartDeliversQueued(t *testing.T) {
 		t.Fatalf("after recovery got %q, want %q then %q once each", titles(msgs), a, b)
 	}
 }
+
+func TestDiscover(t *testing.T) {
+	page := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		fmt.Fprint(w, `<!doctype html><html><head><title>Site</title>
+<link rel="alternate" type="application/rss+xml" title="All news" href="/rss.xml">
+<link rel="alternate" type="application/atom+xml" title="Sport" href="https://sport.example/atom">
+</head><body>hello</body></html>`)
+	}))
+	defer page.Close()
+	var stdout, stderr bytes.Buffer
+	code := realMain(&cliEnv{stdout: &stdout, stderr: &stderr, getenv: func(string) (string, bool) { return "", false }}, []string{"discover", page.URL})
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr.String())
+	}
+	want := fmt.Sprintf("  - name: \"All news\"\n    url: %s/rss.xml\n  - name: \"Sport\"\n    url: https://sport.example/atom\n", page.URL)
+	if !strings.Contains(stdout.String(), want) {
+		t.Errorf("discover printed:\n%s\nwant it to contain:\n%s", stdout.String(), want)
+	}
+}

@@ -24,7 +24,7 @@ func cmdRun(ctx context.Context, env *cliEnv, args []string) error {
 	if err != nil {
 		return err
 	}
-	d, err := openDaemon(cfg, log, env.stdout)
+	d, err := openDaemon(cfg, log, env)
 	if err != nil {
 		return storeError(err)
 	}
@@ -50,7 +50,7 @@ func runOnce(ctx context.Context, env *cliEnv, d *daemon) (err error) {
 		}
 		queued += r.Queued
 	}
-	delivered, pending, err := d.disp.Drain(ctx)
+	delivered, pending, err := d.disp.Load().Drain(ctx)
 	if err != nil {
 		return err
 	}

@@ -1,0 +1,57 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/crierd/crier"
+	"github.com/crierd/crier/feeds"
+)
+
+func cmdDiscover(ctx context.Context, env *cliEnv, args []string) error {
+	f := newFlags(env, "discover", "URL", "Find the feeds a web page advertises (<link rel=\"alternate\">) and print them\nas YAML ready to paste under feeds:. A URL that is itself a feed is printed as is.")
+	if err := f.Parse(args); err != nil {
+		return err
+	}
+	if f.NArg() != 1 {
+		f.Usage()
+		return &exitError{2, ""}
+	}
+	page := f.Arg(0)
+	fetcher := feeds.NewFetcher(nil, feeds.FetchOptions{
+		MaxBody:   10 << 20,
+		UserAgent: "crier/" + crier.Version + " (+" + crier.ProjectURL + ")",
+	})
+	fctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	res, err := fetcher.Fetch(fctx, page, feeds.Validators{})
+	if err != nil {
+		return err
+	}
+	var alts []feeds.Alternate
+	parsed, err := feeds.Parse(res.Body, res.ContentType, res.FinalURL, 1)
+	var naf *feeds.NotAFeedError
+	switch {
+	case err == nil:
+		alts = []feeds.Alternate{{Title: parsed.Title, URL: res.FinalURL}}
+	case errors.As(err, &naf):
+		alts = naf.Alternates
+	default:
+		return err
+	}
+	if len(alts) == 0 {
+		return &exitError{1, fmt.Sprintf("crier discover: %s advertises no feeds", page)}
+	}
+	fmt.Fprintf(env.stdout, "# feeds found at %s\n", page)
+	for _, a := range alts {
+		name := strings.TrimSpace(a.Title)
+		if name == "" {
+			name = a.URL
+		}
+		fmt.Fprintf(env.stdout, "  - name: %q\n    url: %s\n", name, a.URL)
+	}
+	return nil
+}

@@ -1,0 +1,87 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"reflect"
+	"strconv"
+	"time"
+
+	"github.com/crierd/crier"
+)
+
+// reload re-reads the config. An invalid one is reported and ignored; a
+// valid one is applied without a restart: feeds start, stop or change at
+// their next poll, and notifier changes hand the outbox to a new
+// dispatcher between sends, so nothing is lost or sent twice.
+func (d *daemon) reload(dispCtx context.Context, sd *sdNotifier) {
+	sd.send("RELOADING=1\nMONOTONIC_USEC=" + strconv.FormatInt(time.Now().UnixMicro(), 10))
+	old := d.config()
+	cfg, err := crier.LoadFile(old.Path, crier.LoadOptions{Env: d.getenv})
+	if err != nil {
+		var ce crier.ConfigErrors
+		if errors.As(err, &ce) {
+			for _, e := range ce {
+				d.log.Error("config reload rejected", "file", e.File, "line", e.Line, "field", e.Field, "problem", e.Problem)
+			}
+		} else {
+			d.log.Error("config reload rejected", "err", err)
+		}
+		sd.send("READY=1\nSTATUS=reload failed, still running the previous config: " + firstLine(err.Error()))
+		return
+	}
+	if cfg.StateDir != old.StateDir {
+		d.log.Warn("state_dir changes take effect after a restart", "state_dir", old.StateDir)
+		cfg.StateDir = old.StateDir
+	}
+	if cfg.HTTP != old.HTTP {
+		d.log.Warn("http settings take effect after a restart")
+	}
+
+	if notifiersChanged(old, cfg) || !reflect.DeepEqual(old.Alerts, cfg.Alerts) {
+		disp, routing, err := d.buildDispatcher(cfg)
+		if err != nil {
+			d.log.Error("config reload rejected", "err", err)
+			sd.send("READY=1\nSTATUS=reload failed, still running the previous config: " + firstLine(err.Error()))
+			return
+		}
+		d.stopDispatcher()
+		d.disp.Store(disp)
+		d.startDispatcher(dispCtx)
+		d.poller.SetRouting(routing)
+		disp.Kick()
+	}
+	if err := d.sched.Apply(cfg.Feeds); err != nil {
+		// Load validated every schedule, so this is a bug, not bad input.
+		d.log.Error("applying reloaded feeds", "err", err)
+	}
+	d.mu.Lock()
+	d.cfg = cfg
+	d.mu.Unlock()
+	d.log.Info("config reloaded", "feeds", len(cfg.Feeds), "notifiers", len(cfg.Notifiers))
+	sd.send("READY=1\nSTATUS=" + d.status())
+}
+
+// notifiersChanged compares notifier settings, ignoring where they sit in the file.
+func notifiersChanged(a, b *crier.Config) bool {
+	if len(a.Notifiers) != len(b.Notifiers) {
+		return true
+	}
+	for i := range a.Notifiers {
+		x, y := a.Notifiers[i], b.Notifiers[i]
+		x.Line, y.Line = 0, 0
+		if !reflect.DeepEqual(x, y) {
+			return true
+		}
+	}
+	return false
+}
+
+func firstLine(s string) string {
+	for i, r := range s {
+		if r == '\n' {
+			return s[:i]
+		}
+	}
+	return s
+}
