@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -174,18 +175,23 @@ func hostileCases(t *testing.T) []hostileCase {
 	}
 
 	big := func() []byte {
-		var b bytes.Buffer
-		b.WriteString(`<rss version="2.0"><channel><title>big</title>`)
+		b := make([]byte, 0, 5<<20)
+		b = append(b, `<rss version="2.0"><channel><title>big</title>`...)
 		for i := range 100000 {
-			fmt.Fprintf(&b, "<item><title>item %d</title><guid>%d</guid></item>", i, i)
+			b = append(b, "<item><title>item "...)
+			b = strconv.AppendInt(b, int64(i), 10)
+			b = append(b, "</title><guid>"...)
+			b = strconv.AppendInt(b, int64(i), 10)
+			b = append(b, "</guid></item>"...)
 		}
-		b.WriteString(`</channel></rss>`)
-		return b.Bytes()
+		return append(b, `</channel></rss>`...)
 	}()
 	deep := []byte(`<rss version="2.0"><channel><title>deep</title><item><title>x</title>` +
 		strings.Repeat("<a>", 100000) + strings.Repeat("</a>", 100000) + `</item></channel></rss>`)
 
-	bomb := gz(t, make([]byte, 32<<20)) // 32 MiB of zeros, about 32 KiB compressed
+	// 32 MiB of zeros in 35 KiB: one gzip member of 1 MiB, repeated (a
+	// gzip reader reads concatenated members as one stream).
+	bomb := bytes.Repeat(gz(t, make([]byte, 1<<20)), 32)
 
 	return []hostileCase{
 		{
@@ -229,7 +235,11 @@ func hostileCases(t *testing.T) []hostileCase {
 				w.Header().Set("Content-Encoding", "gzip")
 				w.Write(bomb)
 			},
-			check: wantErr(ErrBodyTooLarge, "decompressed body exceeds max_body (1 MiB)"),
+			check: both(wantErr(ErrBodyTooLarge, "decompressed body exceeds max_body (1 MiB)"), func(t *testing.T, o hostileOutcome) {
+				if len(bomb) > 64<<10 {
+					t.Errorf("the bomb is %d bytes compressed; it should be small", len(bomb))
+				}
+			}),
 		},
 		{
 			name:    "gzip body without Content-Encoding",

@@ -97,6 +97,8 @@ func Parse(body []byte, contentType, feedURL string, maxItems int) (*Parsed, err
 		return parseJSON(trimmed, feedURL, maxItems)
 	case '<':
 		return parseXML(doc, feedURL, maxItems)
+	case '[':
+		return nil, &NotAFeedError{URL: feedURL, What: "a JSON array, not a JSON Feed"}
 	}
 	return nil, &NotAFeedError{URL: feedURL, What: "neither XML nor JSON"}
 }

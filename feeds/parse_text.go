@@ -35,8 +35,16 @@ func plainText(s string, maxRunes int) string {
 				b.write(string(z.Text()))
 			}
 		case html.StartTagToken, html.SelfClosingTagToken, html.EndTagToken:
+			raw := string(z.Raw()) // before TagName, which lower-cases in place
 			name, _ := z.TagName()
 			a := atom.Lookup(name)
+			if a == 0 {
+				// Not HTML: text like "Vec<T>" or "<world>" in a title.
+				if skip == 0 {
+					b.write(raw)
+				}
+				continue
+			}
 			if a == atom.Script || a == atom.Style {
 				if tt == html.StartTagToken {
 					skip++
