@@ -276,9 +276,25 @@ func truncateBytes(s string, max int) string {
 }
 
 // webLink returns link when it is an absolute http(s) URL (what the
-// services accept as a click target), else "".
+// services accept as a click target), else "". Bytes that are not valid
+// UTF-8, control characters, spaces and bidirectional controls are
+// percent-encoded: a feed's broken link must not break the message.
 func webLink(link string) string {
 	link = strings.TrimSpace(link)
+	var b strings.Builder
+	for i := 0; i < len(link); {
+		r, size := utf8.DecodeRuneInString(link[i:])
+		if (r == utf8.RuneError && size == 1) || r <= ' ' || r == 0x7f || unicode.IsControl(r) ||
+			(r >= 0x202A && r <= 0x202E) || (r >= 0x2066 && r <= 0x2069) {
+			for _, c := range []byte(link[i : i+size]) {
+				fmt.Fprintf(&b, "%%%02X", c)
+			}
+		} else {
+			b.WriteString(link[i : i+size])
+		}
+		i += size
+	}
+	link = b.String()
 	u, err := url.Parse(link)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return ""

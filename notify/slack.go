@@ -17,6 +17,7 @@ import (
 const (
 	slackMaxText  = 3000
 	slackMaxTitle = 250
+	slackMaxLink  = 1500
 )
 
 // Slack posts to a Slack incoming webhook. Text is mrkdwn: &, < and > are
@@ -102,6 +103,9 @@ func slackBody(r Rendered, link string) string {
 	// A "|" would end the link's URL part early: show a broken bar instead.
 	title := slackEscapeCut(strings.ReplaceAll(collapse(r.Title), "|", "¦"), slackMaxTitle)
 	head := title
+	if len(link) > slackMaxLink {
+		link = "" // it would crowd out the message; the title stays
+	}
 	if link != "" {
 		if title == "" {
 			title = slackEscapeCut(link, slackMaxTitle)
