@@ -20,13 +20,14 @@ import (
 type testFeed struct {
 	mu     sync.Mutex
 	format string // rss or atom
+	prefix string // of titles; the format by default
 	items  []string
 	status int // 0 = 200
 	srv    *httptest.Server
 }
 
 func newTestFeed(t *testing.T, format string, items int) *testFeed {
-	f := &testFeed{format: format}
+	f := &testFeed{format: format, prefix: format}
 	for range items {
 		f.add()
 	}
@@ -39,7 +40,7 @@ func newTestFeed(t *testing.T, format string, items int) *testFeed {
 func (f *testFeed) add() string {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	title := fmt.Sprintf("%s story %d & more", f.format, len(f.items)+1)
+	title := fmt.Sprintf("%s story %d & more", f.prefix, len(f.items)+1)
 	f.items = append(f.items, title)
 	return title
 }
