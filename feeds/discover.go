@@ -16,13 +16,15 @@ type Alternate struct {
 	Type  string // media type as advertised, lower-cased
 }
 
-// feedTypes are the media types that mark a <link rel="alternate"> as a feed.
-var feedTypes = map[string]bool{
-	"application/rss+xml":   true,
-	"application/atom+xml":  true,
-	"application/feed+json": true,
-	"application/json":      true,
-	"application/rdf+xml":   true,
+// isFeedType reports the media types that mark a <link rel="alternate"> as
+// a feed.
+func isFeedType(t string) bool {
+	switch t {
+	case "application/rss+xml", "application/atom+xml", "application/feed+json",
+		"application/json", "application/rdf+xml":
+		return true
+	}
+	return false
 }
 
 // Discover lists the feeds page advertises, resolved against pageURL (or
@@ -62,7 +64,7 @@ func Discover(page []byte, pageURL string) []Alternate {
 			if i := strings.IndexByte(typ, ';'); i >= 0 {
 				typ = strings.TrimSpace(typ[:i])
 			}
-			if !feedTypes[typ] || strings.TrimSpace(a["href"]) == "" {
+			if !isFeedType(typ) || strings.TrimSpace(a["href"]) == "" {
 				continue
 			}
 			u, err := resolve(base, strings.TrimSpace(a["href"]))

@@ -77,7 +77,13 @@ const whatHTML = "an HTML page"
 // Parsed.Truncated: a cut-off download of a long feed still announces its
 // newest items, while a half-received item is never announced (its missing
 // link or text would give it different keys from the complete item later).
-func Parse(body []byte, contentType, feedURL string, maxItems int) (*Parsed, error) {
+func Parse(body []byte, contentType, feedURL string, maxItems int) (p *Parsed, err error) {
+	defer func() {
+		// A hostile document must cost one feed one poll, never the daemon.
+		if r := recover(); r != nil {
+			p, err = nil, fmt.Errorf("%s: parsing panicked: %v", feedURL, r)
+		}
+	}()
 	if maxItems <= 0 {
 		maxItems = DefaultMaxItems
 	}
@@ -111,10 +117,16 @@ func parseXML(doc []byte, feedURL string, maxItems int) (*Parsed, error) {
 	if sh.tooDeep {
 		return nil, fmt.Errorf("%s: XML nested deeper than %d elements", feedURL, maxNesting)
 	}
+	first := doc
 	if sh.cut != nil {
-		doc = sh.cut
+		first = sh.cut
 	}
-	f, err := gofeedParse(doc, feedURL)
+	f, err := gofeedParse(first, feedURL)
+	if err != nil && sh.cut != nil {
+		// The lexer misjudged an ill-formed document; pay for all of it.
+		sh.cut = nil
+		f, err = gofeedParse(doc, feedURL)
+	}
 	truncated := false
 	if err != nil && !sh.complete && sh.cut == nil && sh.repaired != nil {
 		if f2, err2 := gofeedParse(sh.repaired, feedURL); err2 == nil {

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"fmt"
 	"mime"
-	"regexp"
 	"strings"
 	"unicode/utf8"
 
@@ -121,9 +120,36 @@ func stripLeadingBOM(b []byte) []byte {
 	return b
 }
 
-// xmlDeclEnc matches the encoding pseudo-attribute inside an XML
-// declaration (never applied to HTML).
-var xmlDeclEnc = regexp.MustCompile(`encoding\s*=\s*["']([^"']*)["']`)
+// declEncodingSpan finds the value of the encoding pseudo-attribute in an
+// XML declaration: decl[start:end].
+func declEncodingSpan(decl []byte) (start, end int, ok bool) {
+	k := bytes.Index(decl, []byte("encoding"))
+	if k < 0 {
+		return 0, 0, false
+	}
+	i := k + len("encoding")
+	skip := func() {
+		for i < len(decl) && (decl[i] == ' ' || decl[i] == '\t' || decl[i] == '\r' || decl[i] == '\n') {
+			i++
+		}
+	}
+	skip()
+	if i >= len(decl) || decl[i] != '=' {
+		return 0, 0, false
+	}
+	i++
+	skip()
+	if i >= len(decl) || (decl[i] != '"' && decl[i] != '\'') {
+		return 0, 0, false
+	}
+	q := decl[i]
+	start = i + 1
+	n := bytes.IndexByte(decl[start:], q)
+	if n < 0 {
+		return 0, 0, false
+	}
+	return start, start + n, true
+}
 
 // xmlDecl returns the bounds of the XML declaration when one appears near the
 // start (some feeds put a comment or whitespace before it).
@@ -148,11 +174,11 @@ func declEncoding(b []byte) string {
 	if !ok {
 		return ""
 	}
-	m := xmlDeclEnc.FindSubmatch(b[s:e])
-	if m == nil {
+	vs, ve, ok := declEncodingSpan(b[s:e])
+	if !ok {
 		return ""
 	}
-	return strings.TrimSpace(string(m[1]))
+	return strings.TrimSpace(string(b[s+vs : s+ve]))
 }
 
 // rewriteDeclEncoding makes the declaration say utf-8 after a conversion, or
@@ -162,14 +188,14 @@ func rewriteDeclEncoding(b []byte) []byte {
 	if !ok {
 		return b
 	}
-	loc := xmlDeclEnc.FindSubmatchIndex(b[s:e])
-	if loc == nil {
+	vs, ve, ok := declEncodingSpan(b[s:e])
+	if !ok {
 		return b
 	}
 	out := make([]byte, 0, len(b))
-	out = append(out, b[:s+loc[2]]...)
+	out = append(out, b[:s+vs]...)
 	out = append(out, "utf-8"...)
-	out = append(out, b[s+loc[3]:]...)
+	out = append(out, b[s+ve:]...)
 	return out
 }
 

@@ -97,8 +97,8 @@ func scanXML(b []byte, maxItems int) xmlShape {
 					return sh
 				}
 			}
-			if rest[end-2] == '/' {
-				break // self-closing
+			if rest[end-2] == '/' || isHTMLVoid(name) {
+				break // self-closing, or a raw <br> that encoding/xml will auto-close
 			}
 			stack = append(stack, name)
 			if len(stack) > maxNesting {
@@ -125,6 +125,17 @@ func scanXML(b []byte, maxItems int) xmlShape {
 	}
 	sh.repaired = closeOpen(b[:safeEnd], safeOpen)
 	return sh
+}
+
+// isHTMLVoid reports HTML elements that never have end tags. Ill-formed
+// feeds put them raw (not escaped) into descriptions; counting each as a
+// level of nesting would make a long article look like an attack.
+func isHTMLVoid(name string) bool {
+	switch strings.ToLower(name) {
+	case "br", "hr", "img", "input", "meta", "area", "base", "col", "embed", "param", "source", "track", "wbr":
+		return true
+	}
+	return false
 }
 
 func indexAfter(b []byte, sep string) int {

@@ -238,3 +238,19 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+// TestParseRawHTMLIsNotNesting: raw (unescaped) <br>s in a description are
+// ill-formed but common, and must not be mistaken for deep nesting.
+func TestParseRawHTMLIsNotNesting(t *testing.T) {
+	t.Parallel()
+	doc := `<?xml version='1.0' encoding='ISO-8859-1'?><rss version="2.0"><channel><title>t</title>` +
+		`<item><title>raw</title><guid>1</guid><description>` + strings.Repeat("line<br>", 1500) + `</description></item>` +
+		`</channel></rss>`
+	p, err := Parse([]byte(doc), "", "https://e.example/f", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(p.Items) != 1 || !strings.HasPrefix(p.Items[0].Summary, "line line") {
+		t.Errorf("items %+v", p.Items)
+	}
+}
