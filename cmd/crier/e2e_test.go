@@ -21,6 +21,7 @@ type testFeed struct {
 	mu     sync.Mutex
 	format string // rss or atom
 	prefix string // of titles; the format by default
+	ids    string // part of every GUID and link: changing it rotates them all
 	items  []string
 	status int // 0 = 200
 	srv    *httptest.Server
@@ -43,6 +44,13 @@ func (f *testFeed) add() string {
 	title := fmt.Sprintf("%s story %d & more", f.prefix, len(f.items)+1)
 	f.items = append(f.items, title)
 	return title
+}
+
+// rotate gives every item a new GUID and link, as some CMSs do on a redeploy.
+func (f *testFeed) rotate(ids string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.ids = ids
 }
 
 func (f *testFeed) setStatus(code int) {
@@ -71,8 +79,8 @@ func (f *testFeed) serve(w http.ResponseWriter, r *http.Request) {
 	} else {
 		b.WriteString(`<?xml version="1.0"?><rss version="2.0"><channel><title>RSS Test</title><link>` + base + `/</link>`)
 		for i := len(f.items) - 1; i >= 0; i-- {
-			fmt.Fprintf(&b, `<item><title>%s</title><link>%s/r/%d?utm_source=x</link><guid>rss-%d</guid><description>&lt;p&gt;Body %d&lt;/p&gt;</description></item>`,
-				html.EscapeString(f.items[i]), base, i, i, i)
+			fmt.Fprintf(&b, `<item><title>%s</title><link>%s/r%s/%d?utm_source=x</link><guid>rss%s-%d</guid><description>&lt;p&gt;Body %d&lt;/p&gt;</description></item>`,
+				html.EscapeString(f.items[i]), base, f.ids, i, f.ids, i, i)
 		}
 		b.WriteString(`</channel></rss>`)
 		w.Header().Set("Content-Type", "application/rss+xml")

@@ -149,7 +149,7 @@ func (s *Server) SetFailing(status int) {
 }
 
 // SetRemaining sets how many messages the quota still allows and when it
-// resets. At 0 the fake answers 429 like Pushover.
+// resets to the full limit. At 0 the fake answers 429 like Pushover.
 func (s *Server) SetRemaining(n int, reset time.Time) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -232,6 +232,10 @@ func (s *Server) handle(w http.ResponseWriter, r *http.Request) {
 	if !keyRe.MatchString(f.Get("token")) || f.Get("token") != Token {
 		s.reject(w, http.StatusBadRequest, "application token is invalid")
 		return
+	}
+	if !s.reset.IsZero() && !time.Now().Before(s.reset) {
+		// A new month: the quota is whole again.
+		s.remaining, s.reset = s.limit, nextMonth(time.Now())
 	}
 	if s.remaining <= 0 {
 		s.limitHeaders(w)

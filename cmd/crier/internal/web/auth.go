@@ -1,0 +1,108 @@
+package web
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/subtle"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+)
+
+// listenerKind says where a request came in. The zero value, remote, is
+// what a request looks like when Listen did not mark it: the safe default.
+type listenerKind int
+
+const (
+	listenerRemote   listenerKind = iota
+	listenerLoopback              // a TCP listener bound to a loopback address
+	listenerUnix                  // a unix socket
+)
+
+type listenerKey struct{}
+
+func withListener(ctx context.Context, k listenerKind) context.Context {
+	return context.WithValue(ctx, listenerKey{}, k)
+}
+
+func listenerOf(ctx context.Context) listenerKind {
+	k, _ := ctx.Value(listenerKey{}).(listenerKind)
+	return k
+}
+
+// guard lets a state-changing call through only when it may change state.
+func (h *handler) guard(next http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if msg := h.forbidden(r); msg != "" {
+			h.log.Warn("web: refused a state-changing call", "path", r.URL.Path, "remote", r.RemoteAddr, "reason", msg)
+			writeJSON(w, http.StatusForbidden, apiError{msg})
+			return
+		}
+		next(w, r)
+	}
+}
+
+// forbidden returns why r may not change state, or "" if it may.
+func (h *handler) forbidden(r *http.Request) string {
+	if auth := r.Header.Get("Authorization"); auth != "" {
+		if h.opt.Token == "" {
+			return "no API token is configured (http.token_file); state-changing calls are only allowed on a loopback or unix-socket listener"
+		}
+		if !tokenMatches(auth, h.opt.Token) {
+			return "wrong bearer token"
+		}
+		return ""
+	}
+	switch listenerOf(r.Context()) {
+	case listenerUnix:
+		return ""
+	case listenerLoopback:
+		// A loopback port is reachable from any web page the user's
+		// browser opens; refuse what only a browser on someone else's
+		// behalf would send.
+		if !loopbackHost(r.Host) {
+			return "Host " + r.Host + " is not a loopback name (DNS rebinding?)"
+		}
+		if o := r.Header.Get("Origin"); o != "" && !sameOrigin(o, r.Host) {
+			return "cross-origin request from " + o
+		}
+		if r.Header.Get("Sec-Fetch-Site") == "cross-site" {
+			return "cross-site request"
+		}
+		return ""
+	}
+	if h.opt.Token == "" {
+		return "state-changing calls are only allowed on a loopback or unix-socket listener; set http.token_file to allow them elsewhere with \"Authorization: Bearer <token>\""
+	}
+	return "this call needs \"Authorization: Bearer <token>\" (the token in http.token_file)"
+}
+
+// tokenMatches compares in constant time; hashing first hides the length.
+func tokenMatches(header, token string) bool {
+	scheme, got, ok := strings.Cut(header, " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") {
+		return false
+	}
+	a := sha256.Sum256([]byte(strings.TrimSpace(got)))
+	b := sha256.Sum256([]byte(token))
+	return subtle.ConstantTimeCompare(a[:], b[:]) == 1
+}
+
+func loopbackHost(hostport string) bool {
+	host := hostport
+	if h, _, err := net.SplitHostPort(hostport); err == nil {
+		host = h
+	}
+	host = strings.Trim(host, "[]")
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+func sameOrigin(origin, host string) bool {
+	u, err := url.Parse(origin)
+	return err == nil && strings.EqualFold(u.Host, host)
+}

@@ -1,0 +1,131 @@
+// Package web serves crier's optional HTTP listener: Prometheus metrics,
+// a health check, a server-rendered status page and a small JSON API.
+package web
+
+import (
+	"context"
+	"encoding/json"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/crierd/crier"
+	"github.com/crierd/crier/feeds"
+	"github.com/crierd/crier/store"
+)
+
+// Store is what the listener reads from (and, for redeliver, writes to)
+// the state file. *store.Store implements it.
+type Store interface {
+	FeedStates() (map[string]crier.FeedState, error)
+	Outbox() ([]store.Entry, error)
+	DeadLetters() ([]store.DeadLetter, error)
+	Recent(limit int) ([]store.Recent, error)
+	Redeliver(ids ...uint64) (int, error)
+}
+
+// Daemon is the running daemon, as the listener sees it.
+type Daemon interface {
+	// Feeds returns the configured feeds. It is called per request, so a
+	// reload shows at once.
+	Feeds() []crier.Feed
+	// NextPoll is when the feed with this ID (crier.Feed.FeedID) is next
+	// due; zero if it is not scheduled.
+	NextPoll(feedID string) time.Time
+	// PollNow polls the named feed at once, ignoring its backoff
+	// (feeds.Scheduler.PollNow).
+	PollNow(ctx context.Context, name string) (feeds.Result, error)
+	// Healthy says whether the daemon makes progress, and if not why.
+	Healthy(now time.Time) (ok bool, reason string)
+	// Kick tells the dispatcher that the outbox changed.
+	Kick()
+}
+
+// Options wire NewHandler.
+type Options struct {
+	Store   Store
+	Daemon  Daemon
+	Metrics *Metrics // nil: no /metrics
+	// Token, when set, lets a request carrying "Authorization: Bearer
+	// <Token>" make state-changing calls from anywhere.
+	Token string
+	Log   *slog.Logger
+	Now   func() time.Time
+	// PollTimeout bounds POST /api/poll; default 2 minutes.
+	PollTimeout time.Duration
+}
+
+type handler struct {
+	opt Options
+	log *slog.Logger
+	now func() time.Time
+}
+
+// NewHandler returns the listener's routes. State-changing calls are
+// allowed from a loopback or unix-socket listener (as marked by Listen) or
+// with the bearer token; behind any other listener, or an http.Server of
+// the caller's own, they need the token.
+func NewHandler(opt Options) http.Handler {
+	h := &handler{opt: opt, log: opt.Log, now: opt.Now}
+	if h.log == nil {
+		h.log = slog.New(slog.DiscardHandler)
+	}
+	if h.now == nil {
+		h.now = time.Now
+	}
+	if h.opt.PollTimeout <= 0 {
+		h.opt.PollTimeout = 2 * time.Minute
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /{$}", h.page)
+	mux.HandleFunc("GET /healthz", h.healthz)
+	mux.HandleFunc("GET /api/status", h.apiStatus)
+	mux.HandleFunc("GET /api/feeds", h.apiFeeds)
+	mux.HandleFunc("GET /api/outbox", h.apiOutbox)
+	mux.HandleFunc("GET /api/deadletters", h.apiDeadLetters)
+	mux.HandleFunc("POST /api/redeliver", h.guard(h.apiRedeliver))
+	mux.HandleFunc("POST /api/poll", h.guard(h.apiPoll))
+	if opt.Metrics != nil {
+		mux.Handle("GET /metrics", promhttp.HandlerFor(opt.Metrics.reg, promhttp.HandlerOpts{
+			// A store read error drops those gauges, not the whole scrape.
+			ErrorHandling: promhttp.ContinueOnError,
+			ErrorLog:      slog.NewLogLogger(h.log.Handler(), slog.LevelWarn),
+		}))
+	}
+	return mux
+}
+
+func (h *handler) healthz(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	ok, reason := h.opt.Daemon.Healthy(h.now())
+	if !ok {
+		w.WriteHeader(http.StatusServiceUnavailable)
+		_, _ = w.Write([]byte(reason + "\n"))
+		return
+	}
+	_, _ = w.Write([]byte("ok\n"))
+}
+
+// apiError is the body of every failed API call.
+type apiError struct {
+	Error string `json:"error"`
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	_ = enc.Encode(v)
+}
+
+// fail logs a server-side failure and answers 500 without the details
+// leaving the machine beyond the error text itself.
+func (h *handler) fail(w http.ResponseWriter, r *http.Request, err error) {
+	h.log.Error("web: "+r.Method+" "+r.URL.Path, "err", err)
+	writeJSON(w, http.StatusInternalServerError, apiError{err.Error()})
+}
