@@ -5,6 +5,7 @@ package web
 import (
 	"context"
 	"encoding/json"
+	"html/template"
 	"log/slog"
 	"net/http"
 	"time"
@@ -58,7 +59,8 @@ type Options struct {
 }
 
 type handler struct {
-	opt Options
+	opt  Options
+	page *template.Template
 	log *slog.Logger
 	now func() time.Time
 }
@@ -68,7 +70,7 @@ type handler struct {
 // with the bearer token; behind any other listener, or an http.Server of
 // the caller's own, they need the token.
 func NewHandler(opt Options) http.Handler {
-	h := &handler{opt: opt, log: opt.Log, now: opt.Now}
+	h := &handler{opt: opt, page: parsePage(), log: opt.Log, now: opt.Now}
 	if h.log == nil {
 		h.log = slog.New(slog.DiscardHandler)
 	}
@@ -79,7 +81,7 @@ func NewHandler(opt Options) http.Handler {
 		h.opt.PollTimeout = 2 * time.Minute
 	}
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET /{$}", h.page)
+	mux.HandleFunc("GET /{$}", h.statusPage)
 	mux.HandleFunc("GET /healthz", h.healthz)
 	mux.HandleFunc("GET /api/status", h.apiStatus)
 	mux.HandleFunc("GET /api/feeds", h.apiFeeds)

@@ -15,13 +15,15 @@ import (
 //go:embed page.html
 var pageSource string
 
-// pageTmpl is parsed once; html/template escapes every value by context,
-// which matters here: titles, names and errors all come from feeds.
-var pageTmpl = template.Must(template.New("page").Funcs(template.FuncMap{
-	"clock": func(t any) string { return clock(asTime(t)) },
-	"ago":   ago,
-	"iso":   func(t any) string { return isoOrEmpty(asTime(t)) },
-}).Parse(pageSource))
+// parsePage parses the status page. html/template escapes every value by
+// context, which matters here: titles, names and errors all come from feeds.
+func parsePage() *template.Template {
+	return template.Must(template.New("page").Funcs(template.FuncMap{
+		"clock": func(t any) string { return clock(asTime(t)) },
+		"ago":   ago,
+		"iso":   func(t any) string { return isoOrEmpty(asTime(t)) },
+	}).Parse(pageSource))
+}
 
 type pageData struct {
 	Version     string
@@ -36,7 +38,7 @@ type pageData struct {
 	DeadLetters []deadView
 }
 
-func (h *handler) page(w http.ResponseWriter, r *http.Request) {
+func (h *handler) statusPage(w http.ResponseWriter, r *http.Request) {
 	now := h.now()
 	d := pageData{Version: crier.Version, Now: now}
 	d.Healthy, d.Reason = h.opt.Daemon.Healthy(now)
@@ -71,7 +73,7 @@ func (h *handler) page(w http.ResponseWriter, r *http.Request) {
 	// Render fully before writing, so a template error is a clean 500
 	// rather than half a page.
 	var buf bytes.Buffer
-	if err := pageTmpl.Execute(&buf, d); err != nil {
+	if err := h.page.Execute(&buf, d); err != nil {
 		h.failPage(w, r, err)
 		return
 	}
@@ -113,16 +115,13 @@ func ago(now time.Time, v any) string {
 		return "never"
 	}
 	d := now.Sub(t)
-	suffix := " ago"
-	if d < 0 {
-		d, suffix = -d, ""
-		defer func() {}()
-		return "in " + roughly(d)
-	}
-	if d < 5*time.Second {
+	switch {
+	case d < 0:
+		return "in " + roughly(-d)
+	case d < 5*time.Second:
 		return "just now"
 	}
-	return roughly(d) + suffix
+	return roughly(d) + " ago"
 }
 
 func roughly(d time.Duration) string {
