@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"text/template"
 	"time"
@@ -310,8 +311,8 @@ func svcTimeout(cfg crier.NotifierConfig, def time.Duration) (time.Duration, err
 	}
 	d, err := time.ParseDuration(v)
 	if err != nil {
-		var secs int
-		if _, serr := fmt.Sscanf(v, "%d", &secs); serr != nil || fmt.Sprint(secs) != v {
+		secs, serr := strconv.Atoi(v)
+		if serr != nil {
 			return 0, fmt.Errorf("notifier %s: option timeout: %q is not a duration", cfg.Name, v)
 		}
 		d = time.Duration(secs) * time.Second
@@ -385,9 +386,9 @@ type httpReply struct {
 	Body   []byte
 }
 
-// doJSON sends body as JSON (or raw bytes when body is []byte) and reads
-// the reply. Transport failures are temporary; the caller classifies
-// statuses.
+// doJSON sends body (JSON unless header sets another Content-Type) under
+// ctx and reads the reply. Transport failures are temporary and never
+// quote the URL (it may hold a token); the caller classifies statuses.
 func doJSON(ctx context.Context, client *http.Client, what, method, target string, header http.Header, body []byte) (httpReply, error) {
 	req, err := http.NewRequestWithContext(ctx, method, target, bytes.NewReader(body))
 	if err != nil {

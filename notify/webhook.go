@@ -65,7 +65,7 @@ type DocumentText struct {
 	Message string `json:"message"`
 }
 
-// NewDocument builds the JSON document of n for the notifier cfg.
+// newDocument builds the JSON document of n for the notifier cfg.
 func newDocument(cfg crier.NotifierConfig, n crier.Notification, text Rendered) Document {
 	d := Document{
 		Kind:       n.Kind,
