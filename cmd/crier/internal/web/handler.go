@@ -61,8 +61,8 @@ type Options struct {
 type handler struct {
 	opt  Options
 	page *template.Template
-	log *slog.Logger
-	now func() time.Time
+	log  *slog.Logger
+	now  func() time.Time
 }
 
 // NewHandler returns the listener's routes. State-changing calls are

@@ -30,6 +30,7 @@ func Listen(ctx context.Context, addr string, h http.Handler, log *slog.Logger) 
 	if err != nil {
 		return nil, err
 	}
+	log.Info("status listener up", "addr", ln.Addr().String(), "unauthenticated_writes", kind != listenerRemote)
 	// Requests run under base, which ends when shutdown starts, so that a
 	// long manual poll does not hold the daemon's exit.
 	base, cancelBase := context.WithCancel(withListener(context.WithoutCancel(ctx), kind))
@@ -45,7 +46,6 @@ func Listen(ctx context.Context, addr string, h http.Handler, log *slog.Logger) 
 	serve = func() error {
 		defer cleanup()
 		defer cancelBase()
-		log.Info("status listener up", "addr", ln.Addr().String(), "unauthenticated_writes", kind != listenerRemote)
 		done := make(chan error, 1)
 		go func() { done <- srv.Serve(ln) }()
 		select {
