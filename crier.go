@@ -75,6 +75,8 @@ type Notification struct {
 	// Count and Items describe a summary notification.
 	Count int        `json:"count,omitempty"`
 	Items []Headline `json:"items,omitempty"`
+	// Digest marks the summary a notifier's digest schedule produced.
+	Digest bool `json:"digest,omitempty"`
 
 	QueuedAt time.Time `json:"queued_at"`
 }

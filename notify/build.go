@@ -27,22 +27,45 @@ func Build(cfg crier.NotifierConfig, deps Deps) (Notifier, error) {
 	}
 	switch cfg.Type {
 	case "pushover":
-		return NewPushover(cfg, deps.Client, log)
+		return built(NewPushover(cfg, deps.Client, log))
 	case "jsonl":
 		path := cfg.Option("path", cfg.Name+".jsonl")
 		if !filepath.IsAbs(path) {
 			path = filepath.Join(deps.StateDir, path)
 		}
-		return NewJSONL(cfg, path)
+		return built(NewJSONL(cfg, path))
 	case "console":
 		w := deps.Stdout
 		if w == nil {
 			w = os.Stdout
 		}
 		return NewConsole(cfg, w), nil
-	// Further services (ntfy, gotify, telegram, discord, slack, webhook,
-	// email, exec) get their case here.
+	case "ntfy":
+		return built(NewNtfy(cfg, deps.Client))
+	case "gotify":
+		return built(NewGotify(cfg, deps.Client))
+	case "telegram":
+		return built(NewTelegram(cfg, deps.Client))
+	case "discord":
+		return built(NewDiscord(cfg, deps.Client))
+	case "slack":
+		return built(NewSlack(cfg, deps.Client))
+	case "webhook":
+		return built(NewWebhook(cfg, deps.Client))
+	case "email":
+		return built(NewEmail(cfg))
+	case "exec":
+		return built(NewExec(cfg))
 	default:
 		return nil, fmt.Errorf("notifier %s: type %s is not supported yet", cfg.Name, cfg.Type)
 	}
+}
+
+// built turns a constructor's result into a Notifier without letting a
+// typed nil pointer pass as a non-nil interface.
+func built[T Notifier](n T, err error) (Notifier, error) {
+	if err != nil {
+		return nil, err
+	}
+	return n, nil
 }

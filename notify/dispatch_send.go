@@ -43,6 +43,9 @@ func (d *Dispatcher) stepOnce(ctx context.Context, l *lane, tried map[uint64]boo
 // pick finds the entry to send now. Outside quiet hours that is the oldest
 // entry, once its NextTry has come; inside them, the oldest urgent one.
 func (d *Dispatcher) pick(l *lane, now time.Time) (store.Entry, bool, time.Time, error) {
+	if l.digest != nil {
+		return d.pickDigest(l, now)
+	}
 	if l.quiet != nil {
 		if inQuiet(l.quiet, now) {
 			return d.pickQuiet(l, now)

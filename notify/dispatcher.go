@@ -11,6 +11,7 @@ import (
 
 	"github.com/crierd/crier"
 	"github.com/crierd/crier/store"
+	"github.com/robfig/cron/v3"
 )
 
 // Outbox is what the dispatcher needs from the store.
@@ -36,6 +37,9 @@ type DispatcherOptions struct {
 	// Burst: per notifier, held items of one feed are summarised at the
 	// end of quiet hours when there are more than this (0: never).
 	Burst map[string]int
+	// Digest: per notifier, a cron spec; its non-urgent items wait and
+	// go out as one digest at each scheduled time.
+	Digest map[string]string
 	// OnResult, when set, sees every attempt (err nil: delivered).
 	OnResult func(notifier string, e store.Entry, err error)
 }
@@ -69,6 +73,7 @@ type lane struct {
 	quiet      *crier.QuietHours
 	burst      int
 	minBackoff time.Duration
+	digest     cron.Schedule // nil: send at once
 
 	parkedUntil time.Time  // the parking already logged
 	releasedEnd time.Time  // end of the last quiet window already released
@@ -119,6 +124,15 @@ func NewDispatcher(out Outbox, notifiers map[string]Notifier, opt DispatcherOpti
 			quiet:      opt.QuietHours[name],
 			burst:      opt.Burst[name],
 			minBackoff: opt.MinBackoff,
+		}
+		if spec := opt.Digest[name]; spec != "" {
+			sched, err := cron.ParseStandard(spec)
+			if err != nil {
+				// Load validated the spec; sending at once loses nothing.
+				opt.Log.Error("bad digest schedule; sending immediately", "notifier", name, "err", err)
+			} else {
+				l.digest = sched
+			}
 		}
 		if mb, ok := l.n.(interface{ MinBackoff() time.Duration }); ok {
 			l.minBackoff = max(l.minBackoff, mb.MinBackoff())

@@ -74,6 +74,7 @@ func openDaemon(cfg *crier.Config, log *slog.Logger, env *cliEnv) (*daemon, erro
 func (d *daemon) buildDispatcher(cfg *crier.Config) (*notify.Dispatcher, feeds.Routing, error) {
 	notifiers := map[string]notify.Notifier{}
 	quiet := map[string]*crier.QuietHours{}
+	digest := map[string]string{}
 	routing := feeds.Routing{NotifierBurst: map[string]int{}, Alerts: cfg.Alerts.Notify}
 	for _, nc := range cfg.Notifiers {
 		n, err := notify.Build(nc, notify.Deps{Stdout: d.stdout, StateDir: cfg.StateDir, Log: d.log})
@@ -84,6 +85,9 @@ func (d *daemon) buildDispatcher(cfg *crier.Config) (*notify.Dispatcher, feeds.R
 		if nc.QuietHours != nil {
 			quiet[nc.Name] = nc.QuietHours
 		}
+		if nc.Digest != "" {
+			digest[nc.Name] = nc.Digest
+		}
 		if nc.Burst != nil {
 			routing.NotifierBurst[nc.Name] = *nc.Burst
 		}
@@ -92,7 +96,7 @@ func (d *daemon) buildDispatcher(cfg *crier.Config) (*notify.Dispatcher, feeds.R
 		return nil, routing, err
 	}
 	disp := notify.NewDispatcher(d.store, notifiers, notify.DispatcherOptions{
-		Log: d.log, QuietHours: quiet, Burst: routing.NotifierBurst,
+		Log: d.log, QuietHours: quiet, Burst: routing.NotifierBurst, Digest: digest,
 	})
 	return disp, routing, nil
 }

@@ -110,6 +110,7 @@ func TestQuotaExhaustedParksThenResumes(t *testing.T) {
 	// One push left this month; the month ends in 3 s.
 	reset := time.Now().Add(3 * time.Second).Truncate(time.Second).Add(time.Second)
 	push.SetRemaining(1, reset)
+	push.RefillAtReset(true)
 	stories := []string{feed.add(), feed.add(), feed.add()}
 	cmd := h.crierProcess("run")
 	defer cmd.Process.Kill()

@@ -81,6 +81,7 @@ type Server struct {
 	limit     int
 	remaining int
 	reset     time.Time
+	refill    bool
 	omit      bool
 	delay     time.Duration
 	closed    bool
@@ -159,6 +160,15 @@ func (s *Server) SetRemaining(n int, reset time.Time) {
 	}
 }
 
+// RefillAtReset makes the quota whole again once the real clock passes
+// its reset time, as Pushover does at the start of a month. Off by
+// default, so tests with a fake clock control the quota themselves.
+func (s *Server) RefillAtReset(on bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.refill = on
+}
+
 // SetLimit sets the monthly quota reported in X-Limit-App-Limit.
 func (s *Server) SetLimit(n int) {
 	s.mu.Lock()
@@ -233,7 +243,7 @@ func (s *Server) handle(w http.ResponseWriter, r *http.Request) {
 		s.reject(w, http.StatusBadRequest, "application token is invalid")
 		return
 	}
-	if !s.reset.IsZero() && !time.Now().Before(s.reset) {
+	if s.refill && !time.Now().Before(s.reset) {
 		// A new month: the quota is whole again.
 		s.remaining, s.reset = s.limit, nextMonth(time.Now())
 	}

@@ -1,0 +1,143 @@
+package notify
+
+import (
+	"cmp"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/crierd/crier"
+	"github.com/crierd/crier/store"
+	"github.com/robfig/cron/v3"
+)
+
+// Digests: a notifier with a digest schedule sends its non-urgent items
+// as one notification per scheduled time instead of one by one. The items
+// wait in the outbox, so a digest survives restarts like anything else;
+// at each scheduled time the entries created before it are coalesced into
+// one digest entry in a single transaction.
+
+// digestMax caps the headlines listed in one digest; the rest are counted.
+const digestMax = 30
+
+// lastFire is the most recent time at or before now that sched fired.
+func lastFire(sched cron.Schedule, now time.Time) time.Time {
+	next := sched.Next(now)
+	step := sched.Next(next).Sub(next)
+	if step <= 0 {
+		step = day
+	}
+	var last time.Time
+	for t := sched.Next(now.Add(-2 * step)); !t.After(now); t = sched.Next(t) {
+		last = t
+	}
+	return last
+}
+
+// pickDigest returns the oldest entry that may go now: urgent ones and
+// finished digests. At a scheduled time it first coalesces what waited.
+func (d *Dispatcher) pickDigest(l *lane, now time.Time) (store.Entry, bool, time.Time, error) {
+	boundary := lastFire(l.digest, now)
+	pending, err := d.out.Pending(l.name)
+	if err != nil {
+		return store.Entry{}, false, time.Time{}, fmt.Errorf("notifier %s: outbox entries: %w", l.name, err)
+	}
+	var held []store.Entry
+	for _, e := range pending {
+		if !urgent(e.Notification) && !e.Notification.Digest && !boundary.IsZero() && e.Created.Before(boundary) {
+			held = append(held, e)
+		}
+	}
+	if len(held) > 0 {
+		if err := d.coalesceDigest(l, held, now); err != nil {
+			return store.Entry{}, false, time.Time{}, err
+		}
+		if pending, err = d.out.Pending(l.name); err != nil {
+			return store.Entry{}, false, time.Time{}, fmt.Errorf("notifier %s: outbox entries: %w", l.name, err)
+		}
+	}
+	wake := l.digest.Next(now)
+	for _, e := range pending {
+		if !urgent(e.Notification) && !e.Notification.Digest {
+			continue
+		}
+		if e.NextTry.After(now) {
+			if e.NextTry.Before(wake) {
+				wake = e.NextTry
+			}
+			return store.Entry{}, false, wake, nil
+		}
+		return e, true, time.Time{}, nil
+	}
+	return store.Entry{}, false, wake, nil
+}
+
+// coalesceDigest replaces held entries by one digest: grouped by feed,
+// newest first, capped at digestMax headlines.
+func (d *Dispatcher) coalesceDigest(l *lane, held []store.Entry, now time.Time) error {
+	type piece struct {
+		feed string
+		at   time.Time
+		h    crier.Headline
+	}
+	var pieces []piece
+	feedOrder := map[string]int{}
+	ids := make([]uint64, 0, len(held))
+	for _, e := range held {
+		ids = append(ids, e.ID)
+		n := e.Notification
+		if _, ok := feedOrder[n.Feed]; !ok {
+			feedOrder[n.Feed] = len(feedOrder)
+		}
+		at := n.Published
+		if at.IsZero() {
+			at = e.Created
+		}
+		if n.Kind == crier.KindSummary {
+			for _, h := range n.Items {
+				pieces = append(pieces, piece{n.Feed, at, h})
+			}
+			for range max(n.Count-len(n.Items), 0) {
+				pieces = append(pieces, piece{feed: n.Feed, at: at})
+			}
+			continue
+		}
+		pieces = append(pieces, piece{n.Feed, at, crier.Headline{Title: headline(n), Link: n.Link}})
+	}
+	slices.SortStableFunc(pieces, func(a, b piece) int {
+		if c := cmp.Compare(feedOrder[a.feed], feedOrder[b.feed]); c != 0 {
+			return c
+		}
+		return b.at.Compare(a.at)
+	})
+	feedsLabel := fmt.Sprintf("%d feeds", len(feedOrder))
+	if len(feedOrder) == 1 {
+		feedsLabel = held[0].Notification.Feed
+	}
+	dig := crier.Notification{
+		Kind: crier.KindSummary, Digest: true, Feed: feedsLabel,
+		Count: len(pieces), QueuedAt: now,
+	}
+	if len(feedOrder) == 1 {
+		dig.FeedURL, dig.FeedLink = held[0].Notification.FeedURL, held[0].Notification.FeedLink
+		dig.Link = dig.FeedLink
+	}
+	for _, p := range pieces {
+		if len(dig.Items) == digestMax {
+			break
+		}
+		if p.h.Title == "" && p.h.Link == "" {
+			continue // counted in a summary, never listed
+		}
+		if len(feedOrder) > 1 {
+			p.h.Title = p.feed + ": " + p.h.Title
+		}
+		dig.Items = append(dig.Items, p.h)
+	}
+	dig.Title = summaryTitle(dig)
+	if _, err := d.out.Coalesce(l.name, ids, dig); err != nil {
+		return fmt.Errorf("notifier %s: digest of %d entries: %w", l.name, len(ids), err)
+	}
+	d.log.Info("digest ready", "notifier", l.name, "headlines", dig.Count, "feeds", len(feedOrder))
+	return nil
+}
