@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -22,16 +23,22 @@ type Options struct {
 	MinItems   int  // items per feed vary between MinItems and MaxItems
 	MaxItems   int  //
 	DescBytes  int  // approximate size of each item's HTML description
-	Validators bool // send ETag/Last-Modified and honour conditional requests
+	Validators bool // send ETag and honour If-None-Match (SetValidators changes it)
+	// Control serves POST /control/publish?n=N and
+	// POST /control/validators?on=true|false, so that a process other than
+	// the one serving (a benchmark measuring only its own CPU) can drive
+	// the feeds; see Remote.
+	Control bool
 }
 
 // Server serves the feeds on 127.0.0.1.
 type Server struct {
 	URL string // base URL, without trailing slash
 
-	opt  Options
-	srv  *http.Server
-	done chan struct{}
+	opt        Options
+	validators atomic.Bool
+	srv        *http.Server
+	done       chan struct{}
 
 	mu    sync.Mutex
 	gen   []int       // per feed: how many items it has published in total
@@ -74,7 +81,14 @@ func Start(opt Options) (*Server, error) {
 	for i := range s.gen {
 		s.gen[i] = s.itemsFor(i)
 	}
-	s.srv = &http.Server{Handler: http.HandlerFunc(s.serve), ReadHeaderTimeout: 5 * time.Second}
+	s.validators.Store(opt.Validators)
+	mux := http.NewServeMux()
+	mux.HandleFunc("/feed/", s.serve)
+	if opt.Control {
+		mux.HandleFunc("POST /control/publish", s.controlPublish)
+		mux.HandleFunc("POST /control/validators", s.controlValidators)
+	}
+	s.srv = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 	go func() {
 		defer close(s.done)
 		_ = s.srv.Serve(ln)
@@ -94,15 +108,32 @@ func (s *Server) Close() error {
 // FeedURL is the address of feed i.
 func (s *Server) FeedURL(i int) string { return s.URL + "/feed/" + strconv.Itoa(i) }
 
-// Publish adds n new items to every feed.
+// Publish adds n new items to every feed (the oldest ones drop off, as
+// on a real news feed) and renders every feed again before returning, so
+// that the polls that follow measure fetching, not generating.
 func (s *Server) Publish(n int) {
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	for i := range s.gen {
 		s.gen[i] += n
 	}
 	clear(s.cache)
+	s.mu.Unlock()
+	s.Warm()
 }
+
+// Warm renders every feed not rendered yet.
+func (s *Server) Warm() {
+	for i := range s.opt.Feeds {
+		s.render(i)
+	}
+}
+
+// SetValidators turns ETags and 304 answers on or off for the requests
+// that follow.
+func (s *Server) SetValidators(on bool) { s.validators.Store(on) }
+
+// Size returns the byte size of feed i's current document.
+func (s *Server) Size(i int) int { return len(s.render(i).body) }
 
 // Published returns how many items feed i has published in total.
 func (s *Server) Published(i int) int {
@@ -125,7 +156,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	}
 	d := s.render(i)
 	w.Header().Set("Content-Type", d.contentType)
-	if s.opt.Validators {
+	if s.validators.Load() {
 		w.Header().Set("ETag", d.etag)
 		if r.Header.Get("If-None-Match") == d.etag {
 			w.WriteHeader(http.StatusNotModified)
