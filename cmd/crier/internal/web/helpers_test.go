@@ -116,11 +116,11 @@ func newFixture(t *testing.T) *fixture {
 	}
 	today := now.Local().Format(time.DateOnly)
 	states := map[string]crier.FeedState{
-		"good":   {LastPoll: now.Add(-3 * time.Minute), LastSuccess: now.Add(-3 * time.Minute), LastStatus: 200, NewToday: 4, NewDay: today, Items: 20, Title: "Good News"},
-		"broken": {LastPoll: now.Add(-time.Minute), LastError: "HTTP 500: server on fire", Failures: 1, LastStatus: 500},
-		"slow":   {LastPoll: now.Add(-time.Minute), LastError: "HTTP 429", Failures: 3, BackoffUntil: now.Add(2 * time.Hour), NewToday: 9, NewDay: "2001-01-01"},
-		"gone":   {LastPoll: now.Add(-time.Minute), LastError: "HTTP 410", Failures: 1, Gone: true, LastStatus: 410},
-		"moved":  {LastPoll: now.Add(-time.Minute), LastSuccess: now.Add(-time.Minute), MovedTo: "https://new.example/feed"},
+		"good":      {LastPoll: now.Add(-3 * time.Minute), LastSuccess: now.Add(-3 * time.Minute), LastStatus: 200, NewToday: 4, NewDay: today, Items: 20, Title: "Good News"},
+		"broken":    {LastPoll: now.Add(-time.Minute), LastError: "HTTP 500: server on fire", Failures: 1, LastStatus: 500},
+		"slow":      {LastPoll: now.Add(-time.Minute), LastError: "HTTP 429", Failures: 3, BackoffUntil: now.Add(2 * time.Hour), NewToday: 9, NewDay: "2001-01-01"},
+		"gone":      {LastPoll: now.Add(-time.Minute), LastError: "HTTP 410", Failures: 1, Gone: true, LastStatus: 410},
+		"moved":     {LastPoll: now.Add(-time.Minute), LastSuccess: now.Add(-time.Minute), MovedTo: "https://new.example/feed"},
 		hostileName: {LastPoll: now.Add(-time.Minute), LastError: hostileTitle, Failures: 1},
 	}
 	for _, f := range d.feeds {
