@@ -37,7 +37,7 @@ func (c *Console) Send(ctx context.Context, n crier.Notification) error {
 	case crier.KindSummary:
 		titles := make([]string, 0, len(n.Items))
 		for _, h := range n.Items {
-			t := oneLine(h.Title)
+			t := collapse(h.Title)
 			if t == "" {
 				t = h.Link
 			}
@@ -47,18 +47,19 @@ func (c *Console) Send(ctx context.Context, n crier.Notification) error {
 		if count == 0 {
 			count = len(n.Items)
 		}
-		line = fmt.Sprintf("%s  %s: %d new headlines: %s", stamp, clean(oneLine(n.Feed)), count,
-			clean(strings.Join(titles, "; ")))
+		line = fmt.Sprintf("%s  %s: %d new headlines: %s", stamp, sanitize(collapse(n.Feed)), count,
+			sanitize(strings.Join(titles, "; ")))
 	default:
-		feed := oneLine(n.Feed)
+		feed := collapse(n.Feed)
 		if n.Kind == crier.KindTest {
 			feed = "crier test"
 		}
-		fields := []string{stamp, feed, headline(n)}
-		if l := strings.TrimSpace(n.Link); l != "" && l != headline(n) {
+		head := renderHeadline(n)
+		fields := []string{stamp, feed, head}
+		if l := strings.TrimSpace(n.Link); l != "" && l != head {
 			fields = append(fields, l)
 		}
-		line = clean(strings.Join(fields, "  "))
+		line = sanitize(strings.Join(fields, "  "))
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()

@@ -102,7 +102,7 @@ func (d *Dispatcher) coalesceDigest(l *lane, held []store.Entry, now time.Time) 
 			}
 			continue
 		}
-		pieces = append(pieces, piece{n.Feed, at, crier.Headline{Title: headline(n), Link: n.Link}})
+		pieces = append(pieces, piece{n.Feed, at, crier.Headline{Title: renderHeadline(n), Link: n.Link}})
 	}
 	slices.SortStableFunc(pieces, func(a, b piece) int {
 		if c := cmp.Compare(feedOrder[a.feed], feedOrder[b.feed]); c != 0 {
@@ -134,7 +134,7 @@ func (d *Dispatcher) coalesceDigest(l *lane, held []store.Entry, now time.Time) 
 		}
 		dig.Items = append(dig.Items, p.h)
 	}
-	dig.Title = summaryTitle(dig)
+	dig.Title = renderSummaryTitle(dig)
 	if _, err := d.out.Coalesce(l.name, ids, dig); err != nil {
 		return fmt.Errorf("notifier %s: digest of %d entries: %w", l.name, len(ids), err)
 	}

@@ -46,6 +46,7 @@ type Pushover struct {
 	expire   time.Duration
 	timeout  time.Duration
 	now      func() time.Time
+	render   *renderer
 
 	mu        sync.Mutex
 	limit     int
@@ -123,6 +124,9 @@ func NewPushover(cfg crier.NotifierConfig, client *http.Client, log *slog.Logger
 		}
 	}
 	var err error
+	if p.render, err = newRenderer(cfg); err != nil {
+		return nil, err
+	}
 	if p.retry, err = durationOption(cfg, "retry", pushoverDefaultRetry); err != nil {
 		return fail(err)
 	}
@@ -176,7 +180,10 @@ func (p *Pushover) Send(ctx context.Context, n crier.Notification) error {
 		return Parked(fmt.Errorf("notifier %s: pushover monthly quota used up until %s",
 			p.name, until.Format(time.RFC3339)), until)
 	}
-	msg := p.message(n)
+	msg, err := p.message(n)
+	if err != nil {
+		return err
+	}
 	ctx, cancel := context.WithTimeout(ctx, p.timeout)
 	defer cancel()
 	form := pushoverForm(msg, p.token, p.user)
@@ -226,8 +233,9 @@ func (p *Pushover) Send(ctx context.Context, n crier.Notification) error {
 	return Temporary(fmt.Errorf("notifier %s: pushover: unexpected HTTP %d", p.name, resp.StatusCode), 0)
 }
 
-// message shapes a notification for Pushover's fields.
-func (p *Pushover) message(n crier.Notification) *pushover.Message {
+// message shapes a notification for Pushover's fields: the shared
+// renderer (and the notifier's templates) give title and message.
+func (p *Pushover) message(n crier.Notification) (*pushover.Message, error) {
 	m := &pushover.Message{
 		Priority:   p.priority,
 		Sound:      p.sound,
@@ -242,38 +250,31 @@ func (p *Pushover) message(n crier.Notification) *pushover.Message {
 	if !n.Published.IsZero() && n.Published.Unix() > 0 {
 		m.Timestamp = n.Published.Unix()
 	}
-	head := headline(n)
-	var text string
-	switch n.Kind {
-	case crier.KindSummary:
-		m.Title = summaryTitle(n)
-		text = strings.Join(summaryLines(n, 10), "\n")
+	text, err := p.render.render(n)
+	if err != nil {
+		return nil, err
+	}
+	m.URL = n.Link
+	if n.Kind == crier.KindSummary && m.URL == "" {
 		m.URL = n.FeedLink
-	case crier.KindTest:
-		m.Title = "crier test"
-		text = head
-		m.URL = n.Link
-	default:
-		m.Title = n.Feed
-		text = head
-		if s := oneLine(n.Summary); s != "" && s != head {
-			text += "\n" + Truncate(s, 300)
-		}
-		m.URL = n.Link
 	}
-	if m.Title == "" {
-		m.Title = "crier"
+	if text.Title == "" {
+		text.Title = "crier"
 	}
-	if strings.TrimSpace(text) == "" {
-		text = m.Title
+	if strings.TrimSpace(text.Message) == "" {
+		text.Message = text.Title
 	}
-	m.Title = Truncate(clean(m.Title), pushover.MessageTitleMaxLength)
-	m.Message = Truncate(clean(text), pushover.MessageMaxLength)
-	m.URL = Truncate(clean(m.URL), pushover.MessageURLMaxLength)
+	m.Title = Truncate(text.Title, pushover.MessageTitleMaxLength)
+	m.Message = Truncate(text.Message, pushover.MessageMaxLength)
+	m.URL = Truncate(sanitize(m.URL), pushover.MessageURLMaxLength)
+	head := renderHeadline(n)
+	if n.Kind == crier.KindSummary {
+		head = text.Title
+	}
 	if m.URL != "" && head != "" {
-		m.URLTitle = Truncate(clean(head), pushover.MessageURLTitleMaxLength)
+		m.URLTitle = Truncate(sanitize(head), pushover.MessageURLTitleMaxLength)
 	}
-	return m
+	return m, nil
 }
 
 // pushoverForm encodes m the way the library's Message.toMap does (it is
@@ -393,59 +394,5 @@ func pushoverDetail(r pushover.Response, body []byte) string {
 		}
 		return d
 	}
-	return Truncate(oneLine(string(body)), 200)
-}
-
-// headline is what a notification is about, never empty when it has any
-// text at all: its title, else an excerpt of its summary, else its link.
-func headline(n crier.Notification) string {
-	if t := oneLine(n.Title); t != "" {
-		return t
-	}
-	if s := oneLine(n.Summary); s != "" {
-		return Truncate(s, 80)
-	}
-	return strings.TrimSpace(n.Link)
-}
-
-func summaryTitle(n crier.Notification) string {
-	count := n.Count
-	if count == 0 {
-		count = len(n.Items)
-	}
-	if count == 1 {
-		return "1 new headline from " + n.Feed
-	}
-	return fmt.Sprintf("%d new headlines from %s", count, n.Feed)
-}
-
-// summaryLines lists up to max titles of a summary, then how many more.
-func summaryLines(n crier.Notification, max int) []string {
-	var lines []string
-	for i, h := range n.Items {
-		if i == max {
-			lines = append(lines, fmt.Sprintf("… and %d more", len(n.Items)-max))
-			break
-		}
-		t := oneLine(h.Title)
-		if t == "" {
-			t = h.Link
-		}
-		lines = append(lines, "• "+t)
-	}
-	return lines
-}
-
-// oneLine collapses all whitespace runs (newlines included) to one space.
-func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
-
-// clean drops control characters other than newline and tab: feeds carry
-// them and they help nobody on a lock screen.
-func clean(s string) string {
-	return strings.Map(func(r rune) rune {
-		if (r < 0x20 && r != '\n' && r != '\t') || r == 0x7f {
-			return -1
-		}
-		return r
-	}, s)
+	return Truncate(collapse(string(body)), 200)
 }

@@ -91,7 +91,7 @@ func TestPushoverFields(t *testing.T) {
 		{"title from summary", crier.Notification{Kind: crier.KindItem, Feed: "F", Summary: "Only a body here"}, pushoverfake.Message{
 			Title: "F", Message: "Only a body here", Sound: "cosmic", Device: "pixel"}},
 		{"summary", summary, pushoverfake.Message{
-			Title: "3 new headlines from HN", Message: "• One\n• Two\n• https://a/3",
+			Title: "3 new headlines from HN", Message: "One\nTwo\nhttps://a/3",
 			URL: "https://news.ycombinator.com/", URLTitle: "3 new headlines from HN", Sound: "cosmic", Device: "pixel"}},
 		{"test", crier.Notification{Kind: crier.KindTest, Title: "Test notification from crier"}, pushoverfake.Message{
 			Title: "crier test", Message: "Test notification from crier", Sound: "cosmic", Device: "pixel"}},

@@ -158,7 +158,7 @@ func (d *Dispatcher) summarise(l *lane, start, end, now time.Time) error {
 			g.items = append(g.items, n.Items...)
 		} else {
 			g.count++
-			g.items = append(g.items, crier.Headline{Title: headline(n), Link: n.Link})
+			g.items = append(g.items, crier.Headline{Title: renderHeadline(n), Link: n.Link})
 		}
 		if g.first.FeedLink == "" {
 			g.first.FeedLink = n.FeedLink
@@ -180,7 +180,7 @@ func (d *Dispatcher) summarise(l *lane, start, end, now time.Time) error {
 			Items:    g.items,
 			QueuedAt: now,
 		}
-		sum.Title = summaryTitle(sum)
+		sum.Title = renderSummaryTitle(sum)
 		if _, err := d.out.Coalesce(l.name, g.ids, sum); err != nil {
 			return fmt.Errorf("notifier %s: summarise %d held entries of feed %s: %w", l.name, len(g.ids), g.first.Feed, err)
 		}

@@ -39,6 +39,8 @@ func commands() []command {
 		{"test-notify", "[--config FILE] NAME", "send one test notification through the named notifier", cmdTestNotify},
 		{"deadletters", "[--config FILE]", "list notifications that could not be delivered", cmdDeadLetters},
 		{"redeliver", "[--config FILE] [--all | ID…]", "move dead letters back to the outbox", cmdRedeliver},
+		{"import-opml", "[--config FILE] [--write] FILE", "print an OPML file's feeds as YAML, or add them to the config", cmdImportOPML},
+		{"export-opml", "[--config FILE] [-o FILE]", "write the configured feeds as OPML 2.0", cmdExportOPML},
 		{"discover", "URL", "print the feeds a web page advertises, as YAML for the config", cmdDiscover},
 		{"demo", "", "run crier against a built-in local feed, printing headlines here", cmdDemo},
 		{"version", "", "print the version", cmdVersion},
