@@ -101,7 +101,7 @@ func realMain(env *cliEnv, args []string) int {
 func usage(w io.Writer) {
 	fmt.Fprintf(w, "crier %s: never miss a story.\n\nUsage:\n", crier.Version)
 	for _, c := range commands() {
-		fmt.Fprintf(w, "  crier %-12s %-28s %s\n", c.name, c.args, c.help)
+		fmt.Fprintf(w, "  crier %-12s %-32s %s\n", c.name, c.args, c.help)
 	}
 	fmt.Fprintf(w, "\nEvery command takes --help. The config is --config FILE, else $CRIER_CONFIG,\nelse $CONFIGURATION_DIRECTORY/config.yaml, else ~/.config/crier/config.yaml.\n")
 }

@@ -142,8 +142,8 @@ func (h *handler) apiRedeliver(w http.ResponseWriter, r *http.Request) {
 type pollView struct {
 	Feed       string `json:"feed"`
 	Result     string `json:"result"` // ok, not_modified, unchanged, skipped, error
-	Error      string `json:"error,omitempty"`
-	Skipped    string `json:"skipped,omitempty"` // why, when skipped
+	Error      string `json:"error"`
+	Skipped    string `json:"skipped"` // why, when skipped
 	HTTPStatus int    `json:"http_status"`
 	Items      int    `json:"items"`
 	New        int    `json:"new"`

@@ -283,7 +283,7 @@ func TestPoll(t *testing.T) {
 				return
 			}
 			v := decode[map[string]any](t, r)
-			if v["feed"] != "good" || v["result"] != tc.result || (tc.result == "error") != (v["error"] != nil) {
+			if v["feed"] != "good" || v["result"] != tc.result || (tc.result == "error") != (v["error"] != "") {
 				t.Errorf("reply %v, want feed good result %s", v, tc.result)
 			}
 		})

@@ -1,5 +1,3 @@
-// Package web serves crier's optional HTTP listener: Prometheus metrics,
-// a health check, a server-rendered status page and a small JSON API.
 package web
 
 import (

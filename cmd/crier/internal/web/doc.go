@@ -1,0 +1,30 @@
+// Package web serves crier's optional HTTP listener (http.listen): Prometheus
+// metrics, a health check, a server-rendered status page and a small JSON API.
+//
+// Endpoints (JSON field names are snake_case and stable; times are RFC 3339
+// strings, or null when unknown; every field is always present):
+//
+//	GET  /                  status page: feeds, recent deliveries, outbox, dead letters
+//	GET  /healthz           200 "ok", or 503 and the reason
+//	GET  /metrics           Prometheus text format (when Options.Metrics is set)
+//	GET  /api/status        {version, now, healthy, health_reason, feeds, failing, outbox,
+//	                         outbox_by_notifier, dead_letters, last_poll}
+//	GET  /api/feeds         {feeds: [{name, url, schedule, title, link, last_poll, last_success,
+//	                         next_poll, status, status_text, last_error, last_status, failures,
+//	                         failing_since, backoff_until, gone, moved_to, new_today, new_total,
+//	                         last_new, items}]}
+//	                        status is ok, pending, error, backoff, gone or moved
+//	GET  /api/outbox        {queues: [{notifier, depth, oldest, oldest_age_seconds, next_try, last_error}],
+//	                         entries: [{id, notifier, kind, feed, title, link, attempts, next_try,
+//	                         last_error, created}]}
+//	GET  /api/deadletters   {dead_letters: [{id, notifier, kind, feed, title, link, attempts, reason,
+//	                         created, died_at}]}
+//	POST /api/redeliver     body {"ids":[…]} or {"all":true} → {redelivered}
+//	POST /api/poll?feed=N   → {feed, result, error, skipped, http_status, items, new, queued};
+//	                        result is ok, not_modified, unchanged, skipped or error (then HTTP 502,
+//	                        or 504 when it timed out)
+//
+// Errors are {"error": "…"} with a 4xx or 5xx status. POSTs are allowed on a
+// loopback or unix-socket listener (as marked by Listen), or anywhere with
+// "Authorization: Bearer <token>"; otherwise 403.
+package web
