@@ -13,9 +13,11 @@ import (
 	"time"
 
 	"github.com/crierd/crier"
+	"github.com/crierd/crier/cmd/crier/internal/web"
 	"github.com/crierd/crier/feeds"
 	"github.com/crierd/crier/notify"
 	"github.com/crierd/crier/store"
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 const (
@@ -27,12 +29,13 @@ const (
 
 // daemon is crier's parts wired together for one config.
 type daemon struct {
-	log    *slog.Logger
-	stdout io.Writer
-	getenv func(string) (string, bool)
-	store  *store.Store
-	poller *feeds.Poller
-	sched  *feeds.Scheduler
+	log     *slog.Logger
+	stdout  io.Writer
+	getenv  func(string) (string, bool)
+	store   *store.Store
+	poller  *feeds.Poller
+	sched   *feeds.Scheduler
+	metrics *web.Metrics
 
 	mu   sync.Mutex    // guards cfg and the dispatcher swap
 	cfg  *crier.Config // the config in force
@@ -48,6 +51,7 @@ func openDaemon(cfg *crier.Config, log *slog.Logger, env *cliEnv) (*daemon, erro
 		return nil, err
 	}
 	d := &daemon{cfg: cfg, log: log, stdout: env.stdout, getenv: env.getenv, store: st}
+	d.metrics = web.NewMetrics(prometheus.NewRegistry(), st, func() []crier.Feed { return d.config().Feeds })
 	disp, routing, err := d.buildDispatcher(cfg)
 	if err != nil {
 		st.Close()
@@ -64,6 +68,7 @@ func openDaemon(cfg *crier.Config, log *slog.Logger, env *cliEnv) (*daemon, erro
 		Alerts:        routing.Alerts,
 		Queued:        d.kick,
 		Interval:      func(f crier.Feed) time.Duration { return feeds.Interval(f.Schedule) },
+		OnPoll:        d.metrics.ObservePoll,
 	})
 	d.sched = feeds.NewScheduler(d.poller, log)
 	return d, nil
@@ -97,6 +102,16 @@ func (d *daemon) buildDispatcher(cfg *crier.Config) (*notify.Dispatcher, feeds.R
 	}
 	disp := notify.NewDispatcher(d.store, notifiers, notify.DispatcherOptions{
 		Log: d.log, QuietHours: quiet, Burst: routing.NotifierBurst, Digest: digest,
+		OnResult: func(name string, _ store.Entry, err error) {
+			d.metrics.ObserveSend(name, err)
+			if q, ok := notifiers[name].(interface {
+				Quota() (limit, remaining int, reset time.Time, known bool)
+			}); ok {
+				if _, remaining, _, known := q.Quota(); known {
+					d.metrics.SetQuota(name, remaining)
+				}
+			}
+		},
 	})
 	return disp, routing, nil
 }
@@ -157,7 +172,21 @@ func (d *daemon) stopDispatcher() {
 // serve runs the daemon until ctx ends, then shuts down gracefully.
 // SIGHUP reloads the config.
 func (d *daemon) serve(ctx context.Context, sd *sdNotifier) error {
+	bgCtx, stopBg := context.WithCancel(ctx)
+	defer stopBg()
+	// Bind the listener first: a taken port fails the start, not later.
+	var serveHTTP func() error
+	if addr := d.cfg.HTTP.Listen; addr != "" {
+		h := web.NewHandler(web.Options{Store: d.store, Daemon: webDaemon{d}, Metrics: d.metrics, Token: d.cfg.HTTP.Token, Log: d.log})
+		var err error
+		if serveHTTP, err = web.Listen(bgCtx, addr, h, d.log); err != nil {
+			d.store.Close()
+			return fmt.Errorf("http.listen %s: %w", addr, err)
+		}
+		d.log.Info("status page, metrics and API listening", "addr", addr)
+	}
 	if err := d.sched.Apply(d.cfg.Feeds); err != nil {
+		d.store.Close()
 		return err
 	}
 	d.sched.Start()
@@ -169,10 +198,15 @@ func (d *daemon) serve(ctx context.Context, sd *sdNotifier) error {
 	d.startDispatcher(dispCtx)
 
 	var wg sync.WaitGroup
-	bgCtx, stopBg := context.WithCancel(ctx)
-	defer stopBg()
 	wg.Go(func() { d.pruneLoop(bgCtx) })
 	wg.Go(func() { sd.watchdog(bgCtx, d.healthy) })
+	if serveHTTP != nil {
+		wg.Go(func() {
+			if err := serveHTTP(); err != nil {
+				d.log.Error("status listener", "err", err)
+			}
+		})
+	}
 
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
@@ -270,4 +304,15 @@ func (d *daemon) pruneLoop(ctx context.Context) {
 		}
 		t.Reset(pruneEvery)
 	}
+}
+
+// webDaemon is what the status page and API see of the daemon.
+type webDaemon struct{ d *daemon }
+
+func (w webDaemon) Feeds() []crier.Feed                  { return w.d.config().Feeds }
+func (w webDaemon) NextPoll(feedID string) time.Time     { return w.d.sched.Next(feedID) }
+func (w webDaemon) Healthy(now time.Time) (bool, string) { return w.d.healthy(now) }
+func (w webDaemon) Kick()                                { w.d.kick() }
+func (w webDaemon) PollNow(ctx context.Context, name string) (feeds.Result, error) {
+	return w.d.sched.PollNow(ctx, name)
 }

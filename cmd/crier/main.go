@@ -37,6 +37,7 @@ func commands() []command {
 		{"run", "[--config FILE] [--once]", "run the daemon (or poll every feed once with --once)", cmdRun},
 		{"check", "[--config FILE]", "validate the config without touching the store or the network", cmdCheck},
 		{"test-notify", "[--config FILE] NAME", "send one test notification through the named notifier", cmdTestNotify},
+		{"status", "[--config FILE]", "print every feed's state (from the running daemon, or the store)", cmdStatus},
 		{"deadletters", "[--config FILE]", "list notifications that could not be delivered", cmdDeadLetters},
 		{"redeliver", "[--config FILE] [--all | ID…]", "move dead letters back to the outbox", cmdRedeliver},
 		{"import-opml", "[--config FILE] [--write] FILE", "print an OPML file's feeds as YAML, or add them to the config", cmdImportOPML},

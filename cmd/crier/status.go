@@ -1,0 +1,145 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/crierd/crier"
+	"github.com/crierd/crier/cmd/crier/internal/web"
+	"github.com/crierd/crier/feeds"
+)
+
+// statusFeed is the part of /api/feeds that `crier status` prints.
+type statusFeed struct {
+	Name       string     `json:"name"`
+	Status     string     `json:"status"`
+	StatusText string     `json:"status_text"`
+	LastPoll   *time.Time `json:"last_poll"`
+	NextPoll   *time.Time `json:"next_poll"`
+	NewToday   int        `json:"new_today"`
+	LastError  string     `json:"last_error"`
+}
+
+func cmdStatus(ctx context.Context, env *cliEnv, args []string) error {
+	f := newFlags(env, "status", "[--config FILE]", "Print every feed's state: from the running daemon's API (http.listen),\nor from the store when the daemon is stopped.")
+	if err := f.Parse(args); err != nil {
+		return err
+	}
+	cfg, err := f.loadConfig(env)
+	if err != nil {
+		return err
+	}
+	body, source, err := statusFromDaemon(ctx, cfg)
+	if err != nil {
+		body, source, err = statusFromStore(cfg)
+	}
+	if err != nil {
+		return err
+	}
+	var doc struct {
+		Feeds []statusFeed `json:"feeds"`
+	}
+	if err := json.Unmarshal(body, &doc); err != nil {
+		return fmt.Errorf("reading feed status from %s: %w", source, err)
+	}
+	fmt.Fprintf(env.stdout, "%d feeds (from %s)\n", len(doc.Feeds), source)
+	tw := tabwriter.NewWriter(env.stdout, 2, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "FEED\tSTATUS\tLAST POLL\tNEXT POLL\tNEW TODAY\tDETAIL")
+	for _, fd := range doc.Feeds {
+		detail := fd.StatusText
+		if fd.LastError != "" && !strings.Contains(detail, fd.LastError) {
+			detail = strings.TrimSpace(detail + " " + fd.LastError)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\n", fd.Name, fd.Status, when(fd.LastPoll), when(fd.NextPoll), fd.NewToday, detail)
+	}
+	return tw.Flush()
+}
+
+func when(t *time.Time) string {
+	if t == nil || t.IsZero() {
+		return "-"
+	}
+	return t.Local().Format("01-02 15:04:05")
+}
+
+// statusFromDaemon asks the running daemon over its listener.
+func statusFromDaemon(ctx context.Context, cfg *crier.Config) ([]byte, string, error) {
+	addr := cfg.HTTP.Listen
+	if addr == "" {
+		return nil, "", errors.New("no http.listen configured")
+	}
+	client := &http.Client{Timeout: 5 * time.Second}
+	base := "http://" + addr
+	if path, ok := strings.CutPrefix(addr, "unix:"); ok {
+		base = "http://crier"
+		client.Transport = &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+			var d net.Dialer
+			return d.DialContext(ctx, "unix", path)
+		}}
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+"/api/feeds", nil)
+	if err != nil {
+		return nil, "", err
+	}
+	if cfg.HTTP.Token != "" {
+		req.Header.Set("Authorization", "Bearer "+cfg.HTTP.Token)
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		return nil, "", err
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, 16<<20))
+	if err != nil || resp.StatusCode != http.StatusOK {
+		return nil, "", fmt.Errorf("daemon at %s: HTTP %d %v", addr, resp.StatusCode, err)
+	}
+	return body, "the running daemon at " + addr, nil
+}
+
+// statusFromStore builds the same JSON from the store of a stopped daemon.
+func statusFromStore(cfg *crier.Config) ([]byte, string, error) {
+	st, err := openStore(cfg)
+	if err != nil {
+		var ee *exitError
+		if errors.As(err, &ee) && cfg.HTTP.Listen == "" {
+			ee.msg += "\nTo see a running daemon's status, set http.listen (e.g. 127.0.0.1:8080)."
+		}
+		return nil, "", err
+	}
+	defer st.Close()
+	h := web.NewHandler(web.Options{Store: st, Daemon: stoppedDaemon{cfg}})
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/api/feeds", nil))
+	if rec.Code != http.StatusOK {
+		return nil, "", fmt.Errorf("reading the store: %s", rec.Body.String())
+	}
+	return rec.Body.Bytes(), "the store in " + cfg.StateDir + "; the daemon is not running", nil
+}
+
+// stoppedDaemon answers for a daemon that is not running.
+type stoppedDaemon struct{ cfg *crier.Config }
+
+func (s stoppedDaemon) Feeds() []crier.Feed { return s.cfg.Feeds }
+func (s stoppedDaemon) NextPoll(feedID string) time.Time {
+	for _, f := range s.cfg.Feeds {
+		if f.FeedID() == feedID {
+			t, _ := feeds.NextPoll(f.Schedule, time.Now())
+			return t
+		}
+	}
+	return time.Time{}
+}
+func (s stoppedDaemon) Healthy(time.Time) (bool, string) { return false, "the daemon is not running" }
+func (s stoppedDaemon) Kick()                            {}
+func (s stoppedDaemon) PollNow(context.Context, string) (feeds.Result, error) {
+	return feeds.Result{}, errors.New("the daemon is not running")
+}
