@@ -5,6 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/url"
+	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -46,6 +49,9 @@ type Poller struct {
 	opt     PollerOptions
 	slots   chan struct{}
 	routing atomic.Pointer[Routing] // swapped by a config reload
+
+	mu    sync.Mutex
+	hosts map[string]chan struct{} // per-host slots, taken before a global one
 }
 
 // Routing is the part of the poller's options that a reload may change.
@@ -77,7 +83,7 @@ func NewPoller(f *Fetcher, s Store, opt PollerOptions) *Poller {
 	if opt.Interval == nil {
 		opt.Interval = func(crier.Feed) time.Duration { return 10 * time.Minute }
 	}
-	p := &Poller{fetcher: f, store: s, opt: opt, slots: make(chan struct{}, opt.Concurrency)}
+	p := &Poller{fetcher: f, store: s, opt: opt, slots: make(chan struct{}, opt.Concurrency), hosts: map[string]chan struct{}{}}
 	p.SetRouting(Routing{NotifierBurst: opt.NotifierBurst, Alerts: opt.Alerts})
 	return p
 }
@@ -115,19 +121,28 @@ func (p *Poller) Poll(ctx context.Context, feed crier.Feed, force bool) (Result,
 		return res, fmt.Errorf("feed %s: read state: %w", feed.Name, err)
 	}
 	st.URL = feed.URL
-	now := p.opt.Now()
+	// start is when this poll was due: backoff and the publisher's floor
+	// are measured from one poll's start to the next one's.
+	start := p.opt.Now()
 	switch {
 	case st.Gone && !force:
 		res.Skipped = "gone"
 		return res, nil
-	case !force && now.Before(st.BackoffUntil):
+	case !force && start.Before(st.BackoffUntil):
 		res.Skipped = "backing off until " + st.BackoffUntil.Format(time.RFC3339)
 		return res, nil
-	case !force && feed.RespectTTL && now.Before(st.NotBefore):
+	case !force && feed.RespectTTL && start.Add(slotSlack(p.opt.Interval(feed))).Before(st.NotBefore):
 		res.Skipped = "publisher asked not before " + st.NotBefore.Format(time.RFC3339)
 		return res, nil
 	}
 
+	// The host's slot first: feeds queued behind a stalled host must not
+	// sit on global slots that other hosts' feeds need.
+	release, err := p.hostSlot(ctx, pollURL(feed, st))
+	if err != nil {
+		return res, err
+	}
+	defer release()
 	select {
 	case p.slots <- struct{}{}:
 		defer func() { <-p.slots }()
@@ -135,31 +150,78 @@ func (p *Poller) Poll(ctx context.Context, feed crier.Feed, force bool) (Result,
 		return res, ctx.Err()
 	}
 
-	start := time.Now()
-	err = p.poll(ctx, feed, &st, &res)
+	began := time.Now()
+	err = p.poll(ctx, feed, start, &st, &res)
 	if err != nil {
 		if ctx.Err() != nil && errors.Is(err, context.Canceled) {
 			// Shutting down: not the feed's fault, keep its state as it was.
 			return res, err
 		}
-		p.recordFailure(feed, &st, err)
+		p.recordFailure(feed, &st, start, err)
 		res.Err = fmt.Errorf("feed %s (%s): %w", feed.Name, feed.URL, err)
 	}
 	p.checkHealth(feed, &st)
-	p.opt.OnPoll(feed, res, time.Since(start))
+	p.opt.OnPoll(feed, res, time.Since(began))
 	return res, res.Err
 }
 
-func (p *Poller) poll(ctx context.Context, feed crier.Feed, st *crier.FeedState, res *Result) error {
-	url := feed.URL
+// defaultTimeout is Load's default, for feeds built without one.
+const defaultTimeout = 30 * time.Second
+
+// pollURL is where feed is fetched: its permanent new home once it moved.
+func pollURL(feed crier.Feed, st crier.FeedState) string {
 	if st.MovedTo != "" {
-		url = st.MovedTo
+		return st.MovedTo
 	}
-	fctx, cancel := context.WithTimeout(ctx, feed.Timeout)
+	return feed.URL
+}
+
+// hostSlot waits for one of the fetcher's PerHost slots for rawURL's host.
+// The Fetcher enforces the same limit itself; taking it here, before the
+// global slot, keeps the waiting outside both the global pool and the
+// feed's timeout.
+func (p *Poller) hostSlot(ctx context.Context, rawURL string) (func(), error) {
+	u, err := url.Parse(rawURL)
+	if err != nil || u.Host == "" {
+		return func() {}, nil // Fetch reports the bad URL
+	}
+	host := strings.ToLower(u.Host)
+	p.mu.Lock()
+	sem, ok := p.hosts[host]
+	if !ok {
+		sem = make(chan struct{}, p.fetcher.opt.PerHost)
+		p.hosts[host] = sem
+	}
+	p.mu.Unlock()
+	select {
+	case sem <- struct{}{}:
+		return func() { <-sem }, nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+// slotSlack absorbs the scheduler's timing noise: a poll due exactly when a
+// backoff or a publisher's floor ends may start a moment early, and must
+// not lose its whole slot for it.
+func slotSlack(interval time.Duration) time.Duration {
+	return max(0, min(interval/10, time.Second))
+}
+
+func (p *Poller) poll(ctx context.Context, feed crier.Feed, start time.Time, st *crier.FeedState, res *Result) error {
+	// The floor the publisher set last time, kept across polls that bring
+	// no body to read it from (304, identical bytes).
+	prevFloor := st.NotBefore.Sub(st.LastPoll)
+	timeout := feed.Timeout
+	if timeout <= 0 {
+		timeout = defaultTimeout
+	}
+	fctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	fr, err := p.fetcher.Fetch(fctx, url, Validators{ETag: st.ETag, LastModified: st.LastModified})
+	fr, err := p.fetcher.Fetch(fctx, pollURL(feed, *st), Validators{ETag: st.ETag, LastModified: st.LastModified})
 	now := p.opt.Now()
-	st.LastPoll = now
+	st.LastPoll = start
+	target := pollURL(feed, *st)
 	if err != nil {
 		var he *HTTPError
 		if errors.As(err, &he) {
@@ -167,7 +229,7 @@ func (p *Poller) poll(ctx context.Context, feed crier.Feed, st *crier.FeedState,
 			st.LastStatus = he.Status
 			if he.Gone() {
 				if !st.Gone {
-					p.opt.Log.Warn("feed is gone (HTTP 410): polling stopped; remove it from the config", "feed", feed.Name, "url", url)
+					p.opt.Log.Warn("feed is gone (HTTP 410): polling stopped; remove it from the config", "feed", feed.Name, "url", target)
 				}
 				st.Gone = true
 			}
@@ -180,8 +242,14 @@ func (p *Poller) poll(ctx context.Context, feed crier.Feed, st *crier.FeedState,
 		p.opt.Log.Warn("feed moved permanently; polling the new location, update the config", "feed", feed.Name, "url", feed.URL, "moved_to", fr.MovedTo)
 		st.MovedTo = fr.MovedTo
 	}
-	if feed.RespectTTL && fr.MaxAge > 0 {
-		st.NotBefore = now.Add(fr.MaxAge)
+	// The publisher's floor (max-age, ttl) counts only when the feed opts
+	// in, and then from this poll's start.
+	setFloor := func(floor time.Duration) {
+		if !feed.RespectTTL || floor <= 0 {
+			st.NotBefore = time.Time{}
+			return
+		}
+		st.NotBefore = start.Add(floor)
 	}
 	succeed := func() {
 		st.LastSuccess = now
@@ -189,11 +257,17 @@ func (p *Poller) poll(ctx context.Context, feed crier.Feed, st *crier.FeedState,
 		st.Failures = 0
 		st.FailingSince = time.Time{}
 		st.BackoffUntil = time.Time{}
+		st.Gone = false // a forced poll found it back
 	}
 	if fr.NotModified || (st.Seeded && fr.BodyHash != "" && fr.BodyHash == st.BodyHash) {
 		res.NotModified = fr.NotModified
 		res.Unchanged = !fr.NotModified
 		succeed()
+		if fr.MaxAge > 0 {
+			setFloor(fr.MaxAge)
+		} else {
+			setFloor(prevFloor)
+		}
 		if fr.ETag != "" {
 			st.ETag = fr.ETag
 		}
@@ -210,9 +284,7 @@ func (p *Poller) poll(ctx context.Context, feed crier.Feed, st *crier.FeedState,
 	if err != nil {
 		return err
 	}
-	if feed.RespectTTL && parsed.TTL > 0 && now.Add(parsed.TTL).After(st.NotBefore) {
-		st.NotBefore = now.Add(parsed.TTL)
-	}
+	setFloor(max(fr.MaxAge, parsed.TTL))
 	succeed()
 	st.ETag, st.LastModified, st.BodyHash = fr.ETag, fr.LastModified, fr.BodyHash
 	st.Title, st.Link, st.Items = parsed.Title, parsed.Link, len(parsed.Items)
@@ -233,9 +305,14 @@ func (p *Poller) poll(ctx context.Context, feed crier.Feed, st *crier.FeedState,
 	res.Items, res.New, res.Queued, res.Stats = ir.Items, ir.New, ir.Queued, stats
 	if ir.New > 0 || ir.FirstPoll {
 		// Counted after the commit: a second, small write, only when
-		// something was new.
+		// something was new. A first poll counts what it announced, not
+		// the backlog it only marked seen.
 		st.Seeded = true
-		countNew(st, now, ir.New)
+		n := ir.New
+		if ir.FirstPoll {
+			n -= stats.Backlog
+		}
+		countNew(st, now, n)
 		if err := p.store.SaveFeedState(feed.FeedID(), *st); err != nil {
 			return fmt.Errorf("save state: %w", err)
 		}
@@ -252,33 +329,52 @@ func (p *Poller) poll(ctx context.Context, feed crier.Feed, st *crier.FeedState,
 	return nil
 }
 
+// defaultMaxBackoff is Load's default, for feeds built without one.
+const defaultMaxBackoff = 24 * time.Hour
+
 // recordFailure keeps the reason and backs the feed off exponentially from
-// its own interval up to max_backoff, or until the publisher's Retry-After.
-func (p *Poller) recordFailure(feed crier.Feed, st *crier.FeedState, cause error) {
+// its own interval up to max_backoff, and at least until the publisher's
+// Retry-After.
+func (p *Poller) recordFailure(feed crier.Feed, st *crier.FeedState, start time.Time, cause error) {
 	now := p.opt.Now()
-	st.LastPoll = now
+	st.LastPoll = start
 	st.LastError = cause.Error()
 	if st.Failures == 0 {
-		st.FailingSince = now
+		st.FailingSince = start
 	}
 	st.Failures++
-	backoff := p.opt.Interval(feed)
-	for i := 1; i < st.Failures && backoff < feed.MaxBackoff; i++ {
-		backoff *= 2
-	}
-	if feed.MaxBackoff > 0 && backoff > feed.MaxBackoff {
-		backoff = feed.MaxBackoff
-	}
+
+	// The nth consecutive failure waits interval·2^(n-1): the first is
+	// retried at the next scheduled poll, one blip is not worth a backoff.
+	// A 429 or 503 that does not say how long to wait gets one doubling
+	// more, so even the first one skips a scheduled poll.
 	var he *HTTPError
-	if errors.As(cause, &he) && he.RetryAfter > backoff {
-		backoff = he.RetryAfter
+	isHTTP := errors.As(cause, &he)
+	steps := st.Failures - 1
+	if isHTTP && he.RetryAfter == 0 && (he.Status == 429 || he.Status == 503) {
+		steps++
 	}
-	// The first failure is retried at the next scheduled poll: one blip is
-	// not worth a backoff. A publisher that says "slow down" is obeyed at once.
-	throttled := errors.As(cause, &he) && (he.Status == 429 || he.Status == 503 || he.RetryAfter > 0)
-	if st.Failures > 1 || throttled {
-		st.BackoffUntil = now.Add(backoff)
+	maxBackoff := feed.MaxBackoff
+	if maxBackoff <= 0 {
+		maxBackoff = defaultMaxBackoff
 	}
+	interval := p.opt.Interval(feed)
+	wait := interval
+	for i := 0; i < steps && wait < maxBackoff; i++ {
+		wait *= 2
+	}
+	wait = min(wait, maxBackoff)
+	var until time.Time
+	if steps > 0 {
+		// From this poll's start, so that the scheduled poll one wait
+		// later is the one made, not the one after it.
+		until = start.Add(wait - slotSlack(interval))
+	}
+	if isHTTP && he.RetryAfter > 0 && now.Add(he.RetryAfter).After(until) {
+		// The publisher's word, from when it gave it: not a moment before.
+		until = now.Add(he.RetryAfter)
+	}
+	st.BackoffUntil = until
 	p.opt.Log.Warn("poll failed", "feed", feed.Name, "url", feed.URL, "failures", st.Failures, "err", cause)
 	if err := p.store.SaveFeedState(feed.FeedID(), *st); err != nil {
 		p.opt.Log.Error("save feed state", "feed", feed.Name, "err", err)
