@@ -53,6 +53,9 @@ func openDaemon(cfg *crier.Config, log *slog.Logger, env *cliEnv) (*daemon, erro
 	d := &daemon{cfg: cfg, log: log, stdout: env.stdout, getenv: env.getenv, store: st}
 	d.metrics = web.NewMetrics(prometheus.NewRegistry(), st, func() []crier.Feed { return d.config().Feeds })
 	disp, routing, err := d.buildDispatcher(cfg)
+	if err == nil {
+		err = d.buryOrphans(cfg)
+	}
 	if err != nil {
 		st.Close()
 		return nil, err
@@ -74,8 +77,9 @@ func openDaemon(cfg *crier.Config, log *slog.Logger, env *cliEnv) (*daemon, erro
 	return d, nil
 }
 
-// buildDispatcher builds cfg's notifiers and a dispatcher over them, and
-// dead-letters what is queued for notifiers cfg no longer has.
+// buildDispatcher builds cfg's notifiers and a dispatcher over them. It
+// changes nothing: a config whose notifiers cannot be built is rejected
+// before anything stops.
 func (d *daemon) buildDispatcher(cfg *crier.Config) (*notify.Dispatcher, feeds.Routing, error) {
 	notifiers := map[string]notify.Notifier{}
 	quiet := map[string]*crier.QuietHours{}
@@ -97,9 +101,6 @@ func (d *daemon) buildDispatcher(cfg *crier.Config) (*notify.Dispatcher, feeds.R
 			routing.NotifierBurst[nc.Name] = *nc.Burst
 		}
 	}
-	if err := d.buryOrphans(notifiers); err != nil {
-		return nil, routing, err
-	}
 	disp := notify.NewDispatcher(d.store, notifiers, notify.DispatcherOptions{
 		Log: d.log, QuietHours: quiet, Burst: routing.NotifierBurst, Digest: digest,
 		OnResult: func(name string, _ store.Entry, err error) {
@@ -118,13 +119,13 @@ func (d *daemon) buildDispatcher(cfg *crier.Config) (*notify.Dispatcher, feeds.R
 
 // buryOrphans dead-letters queued notifications whose notifier is no longer
 // configured: they must stay visible (and redeliverable), never vanish.
-func (d *daemon) buryOrphans(notifiers map[string]notify.Notifier) error {
+func (d *daemon) buryOrphans(cfg *crier.Config) error {
 	names, err := d.store.OutboxNotifiers()
 	if err != nil {
 		return err
 	}
 	for _, name := range names {
-		if _, ok := notifiers[name]; ok {
+		if _, ok := cfg.Notifier(name); ok {
 			continue
 		}
 		pending, err := d.store.Pending(name)

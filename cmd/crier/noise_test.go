@@ -178,3 +178,33 @@ func TestDeadLettersAndRedeliver(t *testing.T) {
 		t.Errorf("dead letters remain:\n%s", out)
 	}
 }
+
+// TestRemovedNotifierQueueIsDeadLettered: notifications queued for a
+// notifier that leaves the config are never silently dropped.
+func TestRemovedNotifierQueueIsDeadLettered(t *testing.T) {
+	t.Parallel()
+	push := pushoverfake.New()
+	defer push.Close()
+	feed := newTestFeed(t, "rss", 3)
+	h := newHarness(t, push, map[string]*testFeed{"Wire": feed})
+	spare := "  - {name: spare, type: exec, command: [/bin/sh, -c, 'exit 75']}\nfeeds:\n"
+	h.edit("feeds:\n", spare)
+	if code, _, errOut := h.crier("run", "--once"); code != 0 {
+		t.Fatalf("seed: exit %d\n%s", code, errOut)
+	}
+	story := feed.add()
+	if code, _, errOut := h.crier("run", "--once"); code != 1 || !strings.Contains(errOut, "pending 1") {
+		t.Fatalf("spare keeps failing: exit %d\n%s", code, errOut)
+	}
+	h.edit(strings.TrimSuffix(spare, "feeds:\n"), "")
+	if code, _, errOut := h.crier("run", "--once"); code != 0 {
+		t.Fatalf("after removing spare: exit %d\n%s", code, errOut)
+	}
+	_, out, _ := h.crier("deadletters")
+	if !strings.Contains(out, "spare") || !strings.Contains(out, `notifier "spare" is no longer configured`) || !strings.Contains(out, story[:12]) {
+		t.Errorf("dead letters:\n%s", out)
+	}
+	if got := delivered(push); got[story] != 1 {
+		t.Errorf("phone got %v", got)
+	}
+}

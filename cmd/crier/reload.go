@@ -45,7 +45,12 @@ func (d *daemon) reload(dispCtx context.Context, sd *sdNotifier) {
 			sd.send("READY=1\nSTATUS=reload failed, still running the previous config: " + firstLine(err.Error()))
 			return
 		}
+		// The old dispatcher finishes its sends before queues of removed
+		// notifiers are dead-lettered, so nothing is both sent and buried.
 		d.stopDispatcher()
+		if err := d.buryOrphans(cfg); err != nil {
+			d.log.Error("dead-lettering queues of removed notifiers", "err", err)
+		}
 		d.disp.Store(disp)
 		d.startDispatcher(dispCtx)
 		d.poller.SetRouting(routing)
