@@ -16,6 +16,13 @@ import (
 // the wrong type (say "tags": "x") makes encoding/json refuse the whole feed,
 // and losing every item for a cosmetic field is the wrong trade.
 func parseJSON(doc []byte, feedURL string, maxItems int) (*Parsed, error) {
+	// The common case costs one decode: gofeed's json.Unmarshal validates
+	// the whole document, and a JSON Feed version URL settles that it is
+	// a feed. Everything else takes the careful path below.
+	f, gerr := gofeedParse(doc, feedURL)
+	if gerr == nil && strings.Contains(f.FeedVersion, "jsonfeed.org") {
+		return fromGofeed(f, feedURL, maxItems), nil
+	}
 	if !json.Valid(doc) {
 		var v any
 		err := json.Unmarshal(doc, &v) // for the position of the fault
@@ -30,7 +37,7 @@ func parseJSON(doc []byte, feedURL string, maxItems int) (*Parsed, error) {
 	if !looksLikeJSONFeed(top) {
 		return nil, &NotAFeedError{URL: feedURL, What: "a JSON document that is not a JSON Feed"}
 	}
-	if f, err := gofeedParse(doc, feedURL); err == nil {
+	if gerr == nil {
 		return fromGofeed(f, feedURL, maxItems), nil
 	}
 	return parseJSONLenient(top, feedURL, maxItems), nil

@@ -3,7 +3,6 @@ package notify
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 	"net/http"
 	"strings"
 	"time"
@@ -21,18 +20,14 @@ const (
 // Gotify posts to a Gotify server's message API (POST {url}/message with
 // the application token in X-Gotify-Key).
 type Gotify struct {
-	name     string
-	cfg      crier.NotifierConfig
-	client   *http.Client
-	render   *renderer
+	service
 	endpoint string
 	token    string
-	timeout  time.Duration
 }
 
 // NewGotify builds a Gotify notifier. client may be nil.
 func NewGotify(cfg crier.NotifierConfig, client *http.Client) (*Gotify, error) {
-	base, err := svcURL(cfg, "url", "")
+	root, err := svcURL(cfg, "url", "")
 	if err != nil {
 		return nil, err
 	}
@@ -40,23 +35,11 @@ func NewGotify(cfg crier.NotifierConfig, client *http.Client) (*Gotify, error) {
 	if err != nil {
 		return nil, err
 	}
-	timeout, err := svcTimeout(cfg, 10*time.Second)
+	svc, err := newService(cfg, client, "gotify", 10*time.Second)
 	if err != nil {
 		return nil, err
 	}
-	r, err := newRenderer(cfg)
-	if err != nil {
-		return nil, err
-	}
-	return &Gotify{
-		name:     cfg.Name,
-		cfg:      cfg,
-		client:   svcClient(client, timeout),
-		render:   r,
-		endpoint: strings.TrimRight(base, "/") + "/message",
-		token:    token,
-		timeout:  timeout,
-	}, nil
+	return &Gotify{service: svc, endpoint: strings.TrimRight(root, "/") + "/message", token: token}, nil
 }
 
 type gotifyMessage struct {
@@ -93,28 +76,17 @@ func (g *Gotify) Send(ctx context.Context, n crier.Notification) error {
 	if link := webLink(n.Link); link != "" {
 		msg.Extras["client::notification"] = map[string]any{"click": map[string]string{"url": link}}
 	}
-	body, err := json.Marshal(msg)
-	if err != nil {
-		return Permanent(fmt.Errorf("notifier %s: %w", g.name, err))
-	}
-	ctx, cancel := context.WithTimeout(ctx, g.timeout)
-	defer cancel()
-	what := "notifier " + g.name + " (gotify)"
-	reply, err := doJSON(ctx, g.client, what, http.MethodPost, g.endpoint, http.Header{"X-Gotify-Key": {g.token}}, body)
-	if err != nil {
-		return err
-	}
-	if reply.Status >= 200 && reply.Status < 300 {
-		return nil
-	}
-	// Errors are {"error":"Unauthorized","errorCode":401,"errorDescription":"…"}.
-	detail := replySnippet(reply.Body)
+	return g.postJSON(ctx, g.endpoint, http.Header{"X-Gotify-Key": {g.token}}, msg, gotifyExplain)
+}
+
+// gotifyExplain reads {"error":"Unauthorized","errorCode":401,"errorDescription":"…"}.
+func gotifyExplain(body []byte) (string, time.Duration) {
 	var e struct {
 		Error       string `json:"error"`
 		Description string `json:"errorDescription"`
 	}
-	if json.Unmarshal(reply.Body, &e) == nil && e.Error != "" {
-		detail = joinNonEmpty(": ", e.Error, e.Description)
+	if json.Unmarshal(body, &e) != nil || e.Error == "" {
+		return "", 0
 	}
-	return HTTPStatusError(what, reply.Status, detail, RetryAfter(reply.Header, time.Now()))
+	return joinNonEmpty(": ", e.Error, e.Description), 0
 }

@@ -25,20 +25,16 @@ const (
 // Ntfy publishes to an ntfy topic with the JSON publish API (a POST of
 // {"topic",…} to the server root).
 type Ntfy struct {
-	name     string
-	cfg      crier.NotifierConfig
-	client   *http.Client
-	render   *renderer
+	service
 	endpoint string
 	topic    string
 	tags     []string
 	auth     string // Authorization header value, "" for none
-	timeout  time.Duration
 }
 
 // NewNtfy builds an ntfy notifier. client may be nil.
 func NewNtfy(cfg crier.NotifierConfig, client *http.Client) (*Ntfy, error) {
-	base, err := svcURL(cfg, "url", DefaultNtfyURL)
+	root, err := svcURL(cfg, "url", DefaultNtfyURL)
 	if err != nil {
 		return nil, err
 	}
@@ -49,23 +45,15 @@ func NewNtfy(cfg crier.NotifierConfig, client *http.Client) (*Ntfy, error) {
 	if strings.ContainsAny(topic, "/?#") {
 		return nil, fmt.Errorf("notifier %s: option topic: %q must not contain /, ? or #", cfg.Name, topic)
 	}
-	timeout, err := svcTimeout(cfg, 10*time.Second)
-	if err != nil {
-		return nil, err
-	}
-	r, err := newRenderer(cfg)
+	svc, err := newService(cfg, client, "ntfy", 10*time.Second)
 	if err != nil {
 		return nil, err
 	}
 	n := &Ntfy{
-		name:     cfg.Name,
-		cfg:      cfg,
-		client:   svcClient(client, timeout),
-		render:   r,
-		endpoint: strings.TrimRight(base, "/") + "/",
+		service:  svc,
+		endpoint: strings.TrimRight(root, "/") + "/",
 		topic:    topic,
 		tags:     cfg.Lists["tags"],
-		timeout:  timeout,
 	}
 	token, user, pass := cfg.Option("token", ""), cfg.Option("user", ""), cfg.Option("password", "")
 	switch {
@@ -111,31 +99,20 @@ func (t *Ntfy) Send(ctx context.Context, n crier.Notification) error {
 		// ntfy would publish the word "triggered".
 		msg.Message = Truncate(text.Title, ntfyMaxTitle)
 	}
-	body, err := json.Marshal(msg)
-	if err != nil {
-		return Permanent(fmt.Errorf("notifier %s: %w", t.name, err))
-	}
-	ctx, cancel := context.WithTimeout(ctx, t.timeout)
-	defer cancel()
-	h := http.Header{}
+	var h http.Header
 	if t.auth != "" {
-		h.Set("Authorization", t.auth)
+		h = http.Header{"Authorization": {t.auth}}
 	}
-	what := "notifier " + t.name + " (ntfy)"
-	reply, err := doJSON(ctx, t.client, what, http.MethodPost, t.endpoint, h, body)
-	if err != nil {
-		return err
-	}
-	if reply.Status >= 200 && reply.Status < 300 {
-		return nil
-	}
-	// Errors are {"code":42901,"http":429,"error":"limit reached: …","link":…}.
-	detail := replySnippet(reply.Body)
+	return t.postJSON(ctx, t.endpoint, h, msg, ntfyExplain)
+}
+
+// ntfyExplain reads {"code":42901,"http":429,"error":"limit reached: …","link":…}.
+func ntfyExplain(body []byte) (string, time.Duration) {
 	var e struct {
 		Error string `json:"error"`
 	}
-	if json.Unmarshal(reply.Body, &e) == nil && e.Error != "" {
-		detail = e.Error
+	if json.Unmarshal(body, &e) != nil {
+		return "", 0
 	}
-	return HTTPStatusError(what, reply.Status, detail, RetryAfter(reply.Header, time.Now()))
+	return e.Error, 0
 }

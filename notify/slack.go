@@ -2,8 +2,6 @@ package notify
 
 import (
 	"context"
-	"encoding/json"
-	"fmt"
 	"net/http"
 	"strings"
 	"time"
@@ -25,12 +23,9 @@ const (
 // special command; the title becomes the label of a <link|title> when the
 // notification has a link.
 type Slack struct {
-	name     string
-	client   *http.Client
-	render   *renderer
+	service
 	endpoint string // the webhook URL is a credential: never log it
 	blocks   bool
-	timeout  time.Duration
 }
 
 // NewSlack builds a Slack notifier. client may be nil.
@@ -43,15 +38,11 @@ func NewSlack(cfg crier.NotifierConfig, client *http.Client) (*Slack, error) {
 	if err != nil {
 		return nil, err
 	}
-	timeout, err := svcTimeout(cfg, 10*time.Second)
+	svc, err := newService(cfg, client, "slack", 10*time.Second)
 	if err != nil {
 		return nil, err
 	}
-	r, err := newRenderer(cfg)
-	if err != nil {
-		return nil, err
-	}
-	return &Slack{name: cfg.Name, client: svcClient(client, timeout), render: r, endpoint: endpoint, blocks: blocks, timeout: timeout}, nil
+	return &Slack{service: svc, endpoint: endpoint, blocks: blocks}, nil
 }
 
 type slackText struct {
@@ -130,20 +121,7 @@ func (s *Slack) Send(ctx context.Context, n crier.Notification) error {
 	if s.blocks {
 		msg.Blocks = []slackBlock{{Type: "section", Text: slackText{Type: "mrkdwn", Text: msg.Text}}}
 	}
-	body, err := json.Marshal(msg)
-	if err != nil {
-		return Permanent(fmt.Errorf("notifier %s: %w", s.name, err))
-	}
-	ctx, cancel := context.WithTimeout(ctx, s.timeout)
-	defer cancel()
-	what := "notifier " + s.name + " (slack)"
-	reply, err := doJSON(ctx, s.client, what, http.MethodPost, s.endpoint, nil, body)
-	if err != nil {
-		return err
-	}
-	if reply.Status >= 200 && reply.Status < 300 {
-		return nil
-	}
-	// Errors are plain words: invalid_payload, no_service, channel_is_archived…
-	return HTTPStatusError(what, reply.Status, replySnippet(reply.Body), RetryAfter(reply.Header, time.Now()))
+	// Errors are plain words (invalid_payload, no_service,
+	// channel_is_archived…): the default detail quotes them.
+	return s.postJSON(ctx, s.endpoint, nil, msg, nil)
 }

@@ -2,7 +2,6 @@ package notify
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"strings"
@@ -96,15 +95,11 @@ func newDocument(cfg crier.NotifierConfig, n crier.Notification, text Rendered) 
 // Webhook sends each notification to an HTTP endpoint: by default the
 // Document as JSON, or the output of the `template` option.
 type Webhook struct {
-	name    string
-	cfg     crier.NotifierConfig
-	client  *http.Client
-	render  *renderer
-	url     string
-	method  string
-	header  http.Header
-	body    *template.Template // nil: the JSON Document
-	timeout time.Duration
+	service
+	url    string
+	method string
+	header http.Header
+	body   *template.Template // nil: the JSON Document
 }
 
 // NewWebhook builds a webhook notifier. client may be nil.
@@ -117,18 +112,11 @@ func NewWebhook(cfg crier.NotifierConfig, client *http.Client) (*Webhook, error)
 	if method == "" || strings.ContainsAny(method, " \t\r\n") {
 		return nil, fmt.Errorf("notifier %s: option method: %q is not an HTTP method", cfg.Name, method)
 	}
-	timeout, err := svcTimeout(cfg, 10*time.Second)
+	svc, err := newService(cfg, client, "webhook", 10*time.Second)
 	if err != nil {
 		return nil, err
 	}
-	r, err := newRenderer(cfg)
-	if err != nil {
-		return nil, err
-	}
-	w := &Webhook{
-		name: cfg.Name, cfg: cfg, client: svcClient(client, timeout), render: r,
-		url: target, method: method, header: http.Header{}, timeout: timeout,
-	}
+	w := &Webhook{service: svc, url: target, method: method, header: http.Header{}}
 	for k, v := range cfg.Maps["headers"] {
 		if strings.ContainsAny(k+v, "\r\n") {
 			return nil, fmt.Errorf("notifier %s: header %q contains a line break", cfg.Name, k)
@@ -157,18 +145,8 @@ func (w *Webhook) Send(ctx context.Context, n crier.Notification) error {
 			return Permanent(fmt.Errorf("notifier %s: template: %w", w.name, err))
 		}
 		body = []byte(b.String())
-	} else if body, err = json.Marshal(newDocument(w.cfg, n, text)); err != nil {
-		return Permanent(fmt.Errorf("notifier %s: %w", w.name, err))
-	}
-	ctx, cancel := context.WithTimeout(ctx, w.timeout)
-	defer cancel()
-	what := "notifier " + w.name + " (webhook)"
-	reply, err := doJSON(ctx, w.client, what, w.method, w.url, w.header, body)
-	if err != nil {
+	} else if body, err = w.marshal(newDocument(w.cfg, n, text)); err != nil {
 		return err
 	}
-	if reply.Status >= 200 && reply.Status < 300 {
-		return nil
-	}
-	return HTTPStatusError(what, reply.Status, replySnippet(reply.Body), RetryAfter(reply.Header, time.Now()))
+	return w.post(ctx, w.method, w.url, w.header, body, nil)
 }
