@@ -2,9 +2,11 @@ package feeds
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"hash/fnv"
 	"log/slog"
+	"runtime/debug"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -34,6 +36,7 @@ type Scheduler struct {
 	mu      sync.Mutex
 	entries map[string]*scheduled // by feed ID
 	started bool
+	stopped bool // no poll may start: Stop is waiting for polls
 
 	beat atomic.Int64 // unix nanos of the last heartbeat
 }
@@ -55,7 +58,9 @@ func NewScheduler(p *Poller, log *slog.Logger) *Scheduler {
 		poller: p,
 		log:    log,
 		// cron's default chain does not recover panics, and a slow feed
-		// must not pile up overlapping polls of itself.
+		// must not pile up overlapping polls of itself. (run recovers a
+		// panicking poll itself: cron v3.0.1's SkipIfStillRunning loses
+		// its token to a panic and would skip the feed for good.)
 		cron:    cron.New(cron.WithChain(cron.Recover(cl), cron.SkipIfStillRunning(cl)), cron.WithLogger(cl)),
 		ctx:     ctx,
 		cancel:  cancel,
@@ -96,10 +101,20 @@ func interval(sched cron.Schedule) time.Duration {
 // ones stop (a poll of theirs in flight finishes), changed ones take their
 // new settings at their next poll.
 func (s *Scheduler) Apply(feeds []crier.Feed) error {
+	// Every schedule is checked before anything changes: a refused Apply
+	// leaves the running feeds as they were.
+	scheds := make([]cron.Schedule, len(feeds))
+	for i, f := range feeds {
+		sched, err := cron.ParseStandard(f.Schedule)
+		if err != nil {
+			return fmt.Errorf("feed %s: schedule %q: %w", f.Name, f.Schedule, err)
+		}
+		scheds[i] = sched
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	want := map[string]bool{}
-	for _, f := range feeds {
+	for i, f := range feeds {
 		want[f.FeedID()] = true
 		if cur, ok := s.entries[f.FeedID()]; ok {
 			if cur.feed.Schedule == f.Schedule {
@@ -109,13 +124,9 @@ func (s *Scheduler) Apply(feeds []crier.Feed) error {
 			s.cron.Remove(cur.entry)
 			delete(s.entries, f.FeedID())
 		}
-		sched, err := cron.ParseStandard(f.Schedule)
-		if err != nil {
-			return fmt.Errorf("feed %s: schedule %q: %w", f.Name, f.Schedule, err)
-		}
-		sc := &scheduled{feed: f, schedule: sched}
+		sc := &scheduled{feed: f, schedule: scheds[i]}
 		id := f.FeedID()
-		sc.entry = s.cron.Schedule(sched, cron.FuncJob(func() { s.run(id) }))
+		sc.entry = s.cron.Schedule(sc.schedule, cron.FuncJob(func() { s.run(id) }))
 		s.entries[id] = sc
 		if s.started {
 			s.catchUp(id)
@@ -151,10 +162,23 @@ func (s *Scheduler) run(feedID string) {
 	case <-s.ctx.Done():
 		return
 	}
-	res, err := s.poller.Poll(s.ctx, feed, false)
+	res, err := s.poll(s.ctx, feed, false)
 	if err == nil && res.Skipped != "" {
 		s.log.Debug("poll skipped", "feed", feed.Name, "reason", res.Skipped)
 	}
+}
+
+// poll is one poll that turns a panic into an error, so that one bad poll
+// neither kills the daemon nor stops the feed's schedule.
+func (s *Scheduler) poll(ctx context.Context, feed crier.Feed, force bool) (res Result, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			s.log.Error("poll panicked", "feed", feed.Name, "url", feed.URL, "panic", r, "stack", string(debug.Stack()))
+			err = fmt.Errorf("feed %s (%s): poll panicked: %v", feed.Name, feed.URL, r)
+			res = Result{Feed: feed.Name, Err: err}
+		}
+	}()
+	return s.poller.Poll(ctx, feed, force)
 }
 
 // Jitter is a stable per-feed delay, so feeds sharing a schedule do not
@@ -186,7 +210,7 @@ func (s *Scheduler) Start() {
 // catchUp polls a feed now if it is overdue. Called with s.mu held.
 func (s *Scheduler) catchUp(feedID string) {
 	sc := s.entries[feedID]
-	if time.Since(s.poller.LastPoll(sc.feed)) < interval(sc.schedule) {
+	if s.stopped || time.Since(s.poller.LastPoll(sc.feed)) < interval(sc.schedule) {
 		return
 	}
 	// Through the cron job wrapper, so it cannot overlap a scheduled poll.
@@ -201,6 +225,9 @@ func (s *Scheduler) catchUp(feedID string) {
 // Stop stops scheduling new polls, lets polls in flight finish for up to
 // grace, then cancels the rest and waits for them.
 func (s *Scheduler) Stop(grace time.Duration) {
+	s.mu.Lock()
+	s.stopped = true // polls.Add may not race polls.Wait below
+	s.mu.Unlock()
 	cronDone := s.cron.Stop()
 	idle := make(chan struct{})
 	go func() {
@@ -239,7 +266,11 @@ func (s *Scheduler) Feeds() []crier.Feed {
 	return out
 }
 
-// PollNow polls the named feed at once, ignoring its backoff.
+// ErrStopped is returned by PollNow once the scheduler is stopping.
+var ErrStopped = errors.New("scheduler stopped")
+
+// PollNow polls the named feed at once, ignoring its backoff. Stop treats
+// it like a scheduled poll: waits for it up to its grace, then cancels it.
 func (s *Scheduler) PollNow(ctx context.Context, name string) (Result, error) {
 	s.mu.Lock()
 	var feed crier.Feed
@@ -249,13 +280,20 @@ func (s *Scheduler) PollNow(ctx context.Context, name string) (Result, error) {
 			feed, found = sc.feed, true
 		}
 	}
-	s.mu.Unlock()
-	if !found {
+	if !found || s.stopped {
+		s.mu.Unlock()
+		if s.stopped {
+			return Result{}, fmt.Errorf("poll %s: %w", name, ErrStopped)
+		}
 		return Result{}, fmt.Errorf("no feed named %q", name)
 	}
 	s.polls.Add(1)
+	s.mu.Unlock()
 	defer s.polls.Done()
-	return s.poller.Poll(ctx, feed, true)
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	defer context.AfterFunc(s.ctx, cancel)()
+	return s.poll(ctx, feed, true)
 }
 
 // LastBeat is when the cron loop last proved it is alive.
