@@ -25,11 +25,8 @@ const (
 // "<@id>" in a headline renders but pings nobody, and headline text has
 // its markdown escaped so a title cannot restyle or hide the message.
 type Discord struct {
-	name     string
-	client   *http.Client
-	render   *renderer
+	service
 	endpoint string // the webhook URL is a credential: never log it
-	timeout  time.Duration
 }
 
 // NewDiscord builds a Discord notifier. client may be nil.
@@ -42,15 +39,11 @@ func NewDiscord(cfg crier.NotifierConfig, client *http.Client) (*Discord, error)
 	q := u.Query()
 	q.Set("wait", "true") // answer with the message, so a 200 means it was posted
 	u.RawQuery = q.Encode()
-	timeout, err := svcTimeout(cfg, 10*time.Second)
+	svc, err := newService(cfg, client, "discord", 10*time.Second)
 	if err != nil {
 		return nil, err
 	}
-	r, err := newRenderer(cfg)
-	if err != nil {
-		return nil, err
-	}
-	return &Discord{name: cfg.Name, client: svcClient(client, timeout), render: r, endpoint: u.String(), timeout: timeout}, nil
+	return &Discord{service: svc, endpoint: u.String()}, nil
 }
 
 type discordEmbed struct {
@@ -96,40 +89,29 @@ func (d *Discord) Send(ctx context.Context, n crier.Notification) error {
 	if err != nil {
 		return err
 	}
-	body, err := json.Marshal(discordBody(text, n))
-	if err != nil {
-		return Permanent(fmt.Errorf("notifier %s: %w", d.name, err))
-	}
-	ctx, cancel := context.WithTimeout(ctx, d.timeout)
-	defer cancel()
-	what := "notifier " + d.name + " (discord)"
-	reply, err := doJSON(ctx, d.client, what, http.MethodPost, d.endpoint, nil, body)
-	if err != nil {
-		return err
-	}
-	if reply.Status >= 200 && reply.Status < 300 {
-		return nil
-	}
-	// Errors are {"message":…,"code":…}; a 429 adds "retry_after" in
-	// (fractional) seconds besides the Retry-After header.
-	detail := replySnippet(reply.Body)
-	retry := RetryAfter(reply.Header, time.Now())
+	return d.postJSON(ctx, d.endpoint, nil, discordBody(text, n), discordExplain)
+}
+
+// discordExplain reads {"message":…,"code":…}; a 429 adds "retry_after"
+// in (fractional) seconds besides the Retry-After header.
+func discordExplain(body []byte) (detail string, retry time.Duration) {
 	var e struct {
 		Message    string  `json:"message"`
 		Code       int     `json:"code"`
 		RetryAfter float64 `json:"retry_after"`
 		Global     bool    `json:"global"`
 	}
-	if json.Unmarshal(reply.Body, &e) == nil {
-		if e.Message != "" {
-			detail = e.Message
-			if e.Code != 0 {
-				detail = fmt.Sprintf("%s (code %d)", e.Message, e.Code)
-			}
-		}
-		if e.RetryAfter > 0 && e.RetryAfter < 24*3600 {
-			retry = time.Duration(math.Ceil(e.RetryAfter*1000)) * time.Millisecond
+	if json.Unmarshal(body, &e) != nil {
+		return "", 0
+	}
+	if e.Message != "" {
+		detail = e.Message
+		if e.Code != 0 {
+			detail = fmt.Sprintf("%s (code %d)", e.Message, e.Code)
 		}
 	}
-	return HTTPStatusError(what, reply.Status, detail, retry)
+	if e.RetryAfter > 0 && e.RetryAfter < 24*3600 {
+		retry = time.Duration(math.Ceil(e.RetryAfter*1000)) * time.Millisecond
+	}
+	return detail, retry
 }

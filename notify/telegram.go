@@ -25,19 +25,15 @@ const (
 // Telegram sends messages through a bot (Bot API sendMessage, HTML parse
 // mode: the title in bold, the link as an anchor).
 type Telegram struct {
-	name        string
-	cfg         crier.NotifierConfig
-	client      *http.Client
-	render      *renderer
+	service
 	endpoint    string // holds the bot token: never log it
 	chatID      string
 	linkPreview bool
-	timeout     time.Duration
 }
 
 // NewTelegram builds a Telegram notifier. client may be nil.
 func NewTelegram(cfg crier.NotifierConfig, client *http.Client) (*Telegram, error) {
-	base, err := svcURL(cfg, "api_url", DefaultTelegramAPI)
+	root, err := svcURL(cfg, "api_url", DefaultTelegramAPI)
 	if err != nil {
 		return nil, err
 	}
@@ -56,23 +52,15 @@ func NewTelegram(cfg crier.NotifierConfig, client *http.Client) (*Telegram, erro
 	if err != nil {
 		return nil, err
 	}
-	timeout, err := svcTimeout(cfg, 10*time.Second)
-	if err != nil {
-		return nil, err
-	}
-	r, err := newRenderer(cfg)
+	svc, err := newService(cfg, client, "telegram", 10*time.Second)
 	if err != nil {
 		return nil, err
 	}
 	return &Telegram{
-		name:        cfg.Name,
-		cfg:         cfg,
-		client:      svcClient(client, timeout),
-		render:      r,
-		endpoint:    strings.TrimRight(base, "/") + "/bot" + token + "/sendMessage",
+		service:     svc,
+		endpoint:    strings.TrimRight(root, "/") + "/bot" + token + "/sendMessage",
 		chatID:      chatID,
 		linkPreview: preview,
-		timeout:     timeout,
 	}, nil
 }
 
@@ -139,14 +127,12 @@ func (t *Telegram) Send(ctx context.Context, n crier.Notification) error {
 	if msg.Text == "" {
 		msg.Text = "(empty)" // the API refuses empty text
 	}
-	body, err := json.Marshal(msg)
+	body, err := t.marshal(msg)
 	if err != nil {
-		return Permanent(fmt.Errorf("notifier %s: %w", t.name, err))
+		return err
 	}
-	ctx, cancel := context.WithTimeout(ctx, t.timeout)
-	defer cancel()
-	what := "notifier " + t.name + " (telegram)"
-	reply, err := doJSON(ctx, t.client, what, http.MethodPost, t.endpoint, nil, body)
+	// Not post: the Bot API can refuse under a 200 (ok:false).
+	reply, err := t.exchange(ctx, http.MethodPost, t.endpoint, nil, body)
 	if err != nil {
 		return err
 	}
@@ -170,5 +156,5 @@ func (t *Telegram) Send(ctx context.Context, n crier.Notification) error {
 	if status >= 200 && status < 300 {
 		status = tr.ErrorCode // ok:false under a 200: trust error_code
 	}
-	return HTTPStatusError(what, status, detail, retry)
+	return HTTPStatusError(t.what, status, detail, retry)
 }
