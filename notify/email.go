@@ -37,9 +37,7 @@ const (
 // offer STARTTLS), "tls" (implicit TLS, usually port 465) or "none" (plain
 // text; net/smtp then refuses to send a password unless host is loopback).
 type Email struct {
-	name     string
-	cfg      crier.NotifierConfig
-	render   *renderer
+	base
 	host     string
 	addr     string // host:port
 	mode     string
@@ -48,7 +46,6 @@ type Email struct {
 	from     *mail.Address
 	to       []*mail.Address
 	listID   string
-	timeout  time.Duration
 	// tlsConfig is cloned for every connection; tests set RootCAs.
 	tlsConfig *tls.Config
 }
@@ -85,11 +82,7 @@ func NewEmail(cfg crier.NotifierConfig) (*Email, error) {
 	if len(to) == 0 {
 		return fail("option to is required")
 	}
-	timeout, err := svcTimeout(cfg, 10*time.Second)
-	if err != nil {
-		return nil, err
-	}
-	r, err := newRenderer(cfg)
+	b, err := newBase(cfg, 10*time.Second)
 	if err != nil {
 		return nil, err
 	}
@@ -101,10 +94,10 @@ func NewEmail(cfg crier.NotifierConfig) (*Email, error) {
 		return fail("option list_id: %q is not a list id (like news.example.com)", listID)
 	}
 	return &Email{
-		name: cfg.Name, cfg: cfg, render: r, host: host,
+		base: b, host: host,
 		addr: net.JoinHostPort(host, strconv.Itoa(port)), mode: mode,
 		username: cfg.Option("username", ""), password: cfg.Option("password", ""),
-		from: from, to: to, listID: listID, timeout: timeout,
+		from: from, to: to, listID: listID,
 		tlsConfig: &tls.Config{ServerName: host, MinVersion: tls.VersionTLS12},
 	}, nil
 }

@@ -29,11 +29,8 @@ const execWaitDelay = 2 * time.Second
 // JSON Document on stdin. Exit 0 is success, exit 75 (EX_TEMPFAIL) and a
 // timeout are temporary failures, any other exit is permanent.
 type Exec struct {
-	name    string
-	cfg     crier.NotifierConfig
-	render  *renderer
-	argv    []string
-	timeout time.Duration
+	base
+	argv []string
 }
 
 // NewExec builds an exec notifier.
@@ -42,15 +39,11 @@ func NewExec(cfg crier.NotifierConfig) (*Exec, error) {
 	if len(argv) == 0 || strings.TrimSpace(argv[0]) == "" {
 		return nil, fmt.Errorf("notifier %s: option command is required", cfg.Name)
 	}
-	timeout, err := svcTimeout(cfg, 30*time.Second)
+	b, err := newBase(cfg, 30*time.Second)
 	if err != nil {
 		return nil, err
 	}
-	r, err := newRenderer(cfg)
-	if err != nil {
-		return nil, err
-	}
-	return &Exec{name: cfg.Name, cfg: cfg, render: r, argv: append([]string(nil), argv...), timeout: timeout}, nil
+	return &Exec{base: b, argv: append([]string(nil), argv...)}, nil
 }
 
 // tailBuffer keeps the last max bytes written to it.
