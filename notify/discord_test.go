@@ -15,11 +15,7 @@ func setupDiscord(t *testing.T, cfg crier.NotifierConfig) (Notifier, faker, func
 	cfg = withDefault(cfg, "webhook_url", fake.WebhookURL())
 	nt := must(NewDiscord(cfg, fake.Client()))
 	return nt, fake, func(t *testing.T, n crier.Notification) {
-		msgs := fake.Messages()
-		if len(msgs) == 0 {
-			t.Fatal("nothing accepted")
-		}
-		m := msgs[len(msgs)-1]
+		m := lastAccepted(t, fake.Messages())
 		if m.AllowedMentions == nil || len(m.AllowedMentions) != 0 {
 			t.Errorf("allowed_mentions.parse = %v, want []", m.AllowedMentions)
 		}

@@ -14,11 +14,7 @@ func setupGotify(t *testing.T, cfg crier.NotifierConfig) (Notifier, faker, func(
 	cfg = withDefault(cfg, "url", fake.URL(), "token", servicefake.GotifyToken)
 	nt := must(NewGotify(cfg, fake.Client()))
 	return nt, fake, func(t *testing.T, n crier.Notification) {
-		msgs := fake.Messages()
-		if len(msgs) == 0 {
-			t.Fatal("nothing accepted")
-		}
-		m := msgs[len(msgs)-1]
+		m := lastAccepted(t, fake.Messages())
 		noBidi(t, "title", m.Title)
 		noBidi(t, "message", m.Message)
 		if m.ContentType() != "text/plain" {

@@ -15,11 +15,7 @@ func setupNtfy(t *testing.T, cfg crier.NotifierConfig) (Notifier, faker, func(*t
 	cfg = withDefault(cfg, "url", fake.URL(), "topic", "crier-news", "token", servicefake.NtfyToken)
 	nt := must(NewNtfy(cfg, fake.Client()))
 	return nt, fake, func(t *testing.T, n crier.Notification) {
-		msgs := fake.Messages()
-		if len(msgs) == 0 {
-			t.Fatal("nothing accepted")
-		}
-		m := msgs[len(msgs)-1]
+		m := lastAccepted(t, fake.Messages())
 		noBidi(t, "title", m.Title)
 		noBidi(t, "message", m.Message)
 		if len(m.Message) > servicefake.NtfyMaxMessage {

@@ -199,6 +199,16 @@ func must[T any](v T, err error) T {
 	return v
 }
 
+// lastAccepted is the newest message a fake accepted; with none the
+// test cannot check anything, so it stops.
+func lastAccepted[M any](t *testing.T, msgs []M) M {
+	t.Helper()
+	if len(msgs) == 0 {
+		t.Fatal("nothing accepted")
+	}
+	return msgs[len(msgs)-1]
+}
+
 // noBidi checks that no bidirectional override survived.
 func noBidi(t *testing.T, where, s string) {
 	t.Helper()

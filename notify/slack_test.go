@@ -15,11 +15,7 @@ func setupSlack(t *testing.T, cfg crier.NotifierConfig) (Notifier, faker, func(*
 	cfg = withDefault(cfg, "webhook_url", fake.WebhookURL(), "blocks", "true")
 	nt := must(NewSlack(cfg, fake.Client()))
 	return nt, fake, func(t *testing.T, n crier.Notification) {
-		msgs := fake.Messages()
-		if len(msgs) == 0 {
-			t.Fatal("nothing accepted")
-		}
-		m := msgs[len(msgs)-1]
+		m := lastAccepted(t, fake.Messages())
 		if len(m.Mentions) > 0 {
 			t.Errorf("text carries mentions %v", m.Mentions)
 		}

@@ -15,11 +15,7 @@ func setupTelegram(t *testing.T, cfg crier.NotifierConfig) (Notifier, faker, fun
 	cfg = withDefault(cfg, "api_url", fake.URL(), "token", servicefake.TelegramToken, "chat_id", servicefake.TelegramChatID)
 	nt := must(NewTelegram(cfg, fake.Client()))
 	return nt, fake, func(t *testing.T, n crier.Notification) {
-		msgs := fake.Messages()
-		if len(msgs) == 0 {
-			t.Fatal("nothing accepted")
-		}
-		m := msgs[len(msgs)-1]
+		m := lastAccepted(t, fake.Messages())
 		// The fake parsed the HTML strictly: a raw <script> would have
 		// been refused as an unsupported tag.
 		noBidi(t, "text", m.Plain)

@@ -17,12 +17,8 @@ func setupWebhook(t *testing.T, cfg crier.NotifierConfig) (Notifier, faker, func
 	cfg = withDefault(cfg, "url", fake.URL()+"/hook")
 	nt := must(NewWebhook(cfg, fake.Client()))
 	return nt, fake, func(t *testing.T, n crier.Notification) {
-		reqs := fake.Received()
-		if len(reqs) == 0 {
-			t.Fatal("nothing accepted")
-		}
 		var d Document
-		if err := json.Unmarshal(reqs[len(reqs)-1].Body, &d); err != nil {
+		if err := json.Unmarshal(lastAccepted(t, fake.Received()).Body, &d); err != nil {
 			t.Fatalf("body is not a JSON document: %v", err)
 		}
 		if d.Kind != n.Kind || d.Feed != n.Feed && n.Feed == sanitize(n.Feed) {
