@@ -1,6 +1,7 @@
 package feeds
 
 import (
+	"bytes"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -18,11 +19,17 @@ const summaryRunes = 1000
 // whitespace collapsed. maxRunes > 0 caps the result, ending it with "…";
 // tokenizing stops once enough text is collected.
 func plainText(s string, maxRunes int) string {
-	if !strings.ContainsAny(s, "<&") {
-		return collapse(s, maxRunes)
-	}
 	var b textBuilder
 	b.max = maxRunes
+	if maxRunes > 0 {
+		b.sb.Grow(min(len(s), 3*maxRunes) + len("…"))
+	} else {
+		b.sb.Grow(len(s))
+	}
+	if !strings.ContainsAny(s, "<&") {
+		writeText(&b, s)
+		return b.String()
+	}
 	z := html.NewTokenizer(strings.NewReader(s))
 	skip := 0 // inside <script>/<style>
 	for !b.full() {
@@ -32,16 +39,15 @@ func plainText(s string, maxRunes int) string {
 			return b.String()
 		case html.TextToken:
 			if skip == 0 {
-				b.write(string(z.Text()))
+				writeText(&b, z.Text())
 			}
 		case html.StartTagToken, html.SelfClosingTagToken, html.EndTagToken:
-			raw := string(z.Raw()) // before TagName, which lower-cases in place
-			name, _ := z.TagName()
-			a := atom.Lookup(name)
+			raw := z.Raw()
+			a := tagAtom(raw)
 			if a == 0 {
 				// Not HTML: text like "Vec<T>" or "<world>" in a title.
 				if skip == 0 {
-					b.write(raw)
+					writeText(&b, raw)
 				}
 				continue
 			}
@@ -61,6 +67,30 @@ func plainText(s string, maxRunes int) string {
 	return b.String()
 }
 
+// tagAtom is atom.Lookup of a tag token's name, read from the token as
+// written ("<IMG src=…>", "</p>") the way the tokenizer's TagName reads it,
+// without the copy TagName makes of every name.
+func tagAtom(raw []byte) atom.Atom {
+	raw = bytes.TrimPrefix(raw, []byte("<"))
+	raw = bytes.TrimPrefix(raw, []byte("/"))
+	var buf [32]byte // longer than any atom
+	n := 0
+	for _, c := range raw {
+		if c == ' ' || c == '\n' || c == '\r' || c == '\t' || c == '\f' || c == '/' || c == '>' {
+			break
+		}
+		if n == len(buf) {
+			return 0
+		}
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		buf[n] = c
+		n++
+	}
+	return atom.Lookup(buf[:n])
+}
+
 // isBreaking reports whether a tag separates words ("a<br>b" is "a b").
 func isBreaking(a atom.Atom) bool {
 	switch a {
@@ -72,59 +102,75 @@ func isBreaking(a atom.Atom) bool {
 	return true
 }
 
-func collapse(s string, maxRunes int) string {
-	var b textBuilder
-	b.max = maxRunes
-	b.write(s)
-	return b.String()
-}
-
 // textBuilder collects words separated by single spaces, up to max runes.
 type textBuilder struct {
 	sb      strings.Builder
 	max     int
 	runes   int
 	pending bool // a space is owed before the next word
-	over    bool
+	over    bool // the cap was reached; sb ends with "…"
 }
 
 func (b *textBuilder) full() bool { return b.over }
 
 func (b *textBuilder) space() { b.pending = b.runes > 0 }
 
-func (b *textBuilder) write(s string) {
-	for _, r := range s {
-		if b.over {
-			return
+// writeText appends s, collapsing whitespace and dropping control
+// characters and invalid bytes. ASCII takes a byte-wise path: it is nearly
+// all of what feeds send, and per-rune Unicode tables cost more than the
+// HTML tokenizer.
+func writeText[T string | []byte](b *textBuilder, s T) {
+	for i := 0; i < len(s) && !b.over; {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			i++
+			switch {
+			case c == ' ' || c == '\t' || c == '\n' || c == '\v' || c == '\f' || c == '\r' || c == 0:
+				b.space()
+			case c < 0x20 || c == 0x7f:
+				// control character: dropped
+			default:
+				if b.room() {
+					b.sb.WriteByte(c)
+					b.runes++
+				}
+			}
+			continue
 		}
-		if unicode.IsSpace(r) || r == 0 {
+		var buf [utf8.UTFMax]byte
+		r, size := utf8.DecodeRune(buf[:copy(buf[:], s[i:min(i+utf8.UTFMax, len(s))])])
+		i += size
+		switch {
+		case unicode.IsSpace(r):
 			b.space()
-			continue
+		case r == utf8.RuneError || unicode.IsControl(r):
+		default:
+			if b.room() {
+				b.sb.WriteRune(r)
+				b.runes++
+			}
 		}
-		if r == utf8.RuneError || unicode.IsControl(r) {
-			continue
-		}
-		if b.pending {
-			b.add(' ')
-			b.pending = false
-		}
-		b.add(r)
 	}
 }
 
-func (b *textBuilder) add(r rune) {
-	if b.max > 0 && b.runes >= b.max-1 {
+// room writes the owed space and reports whether one more rune fits; when
+// it does not, the text ends with "…" (and never with the owed space).
+func (b *textBuilder) room() bool {
+	need := 1
+	if b.pending {
+		need = 2
+	}
+	if b.max > 0 && b.runes+need > b.max-1 {
 		b.over = true
-		return
+		b.sb.WriteString("…")
+		return false
 	}
-	b.sb.WriteRune(r)
-	b.runes++
+	if b.pending {
+		b.sb.WriteByte(' ')
+		b.runes++
+		b.pending = false
+	}
+	return true
 }
 
-func (b *textBuilder) String() string {
-	s := b.sb.String()
-	if b.over {
-		return strings.TrimRight(s, " ") + "…"
-	}
-	return s
-}
+func (b *textBuilder) String() string { return b.sb.String() }
