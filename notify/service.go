@@ -1,10 +1,16 @@
 package notify
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
 	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/crierd/crier"
@@ -107,3 +113,129 @@ func (s *service) postJSON(ctx context.Context, target string, header http.Heade
 	}
 	return s.post(ctx, http.MethodPost, target, header, body, explain)
 }
+
+// svcTimeout reads the timeout option ("90s", "1m", or bare seconds).
+func svcTimeout(cfg crier.NotifierConfig, def time.Duration) (time.Duration, error) {
+	v := strings.TrimSpace(cfg.Option("timeout", ""))
+	if v == "" {
+		return def, nil
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil {
+		secs, serr := strconv.Atoi(v)
+		if serr != nil {
+			return 0, fmt.Errorf("notifier %s: option timeout: %q is not a duration", cfg.Name, v)
+		}
+		d = time.Duration(secs) * time.Second
+	}
+	if d <= 0 {
+		return 0, fmt.Errorf("notifier %s: option timeout: %q is not positive", cfg.Name, v)
+	}
+	return d, nil
+}
+
+// svcURL checks that an option holds an absolute http(s) URL.
+func svcURL(cfg crier.NotifierConfig, key, def string) (string, error) {
+	v := strings.TrimSpace(cfg.Option(key, def))
+	if v == "" {
+		return "", fmt.Errorf("notifier %s: option %s is required", cfg.Name, key)
+	}
+	u, err := url.Parse(v)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return "", fmt.Errorf("notifier %s: option %s: %q is not an http(s) URL", cfg.Name, key, redactURL(v))
+	}
+	return v, nil
+}
+
+// svcRequired returns a required scalar option.
+func svcRequired(cfg crier.NotifierConfig, key string) (string, error) {
+	v := strings.TrimSpace(cfg.Option(key, ""))
+	if v == "" {
+		return "", fmt.Errorf("notifier %s: option %s is required", cfg.Name, key)
+	}
+	return v, nil
+}
+
+// svcBool reads a "true"/"false" option.
+func svcBool(cfg crier.NotifierConfig, key string, def bool) (bool, error) {
+	switch strings.ToLower(strings.TrimSpace(cfg.Option(key, ""))) {
+	case "":
+		return def, nil
+	case "true", "yes", "on", "1":
+		return true, nil
+	case "false", "no", "off", "0":
+		return false, nil
+	}
+	return false, fmt.Errorf("notifier %s: option %s: %q is not true or false", cfg.Name, key, cfg.Option(key, ""))
+}
+
+// redactURL hides the path and query of URLs that carry secrets (Discord
+// and Slack webhook URLs are credentials).
+func redactURL(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil || u.Host == "" {
+		return "(invalid URL)"
+	}
+	return u.Scheme + "://" + u.Host + "/…"
+}
+
+// svcClient returns client, or a plain client bounded by timeout.
+func svcClient(client *http.Client, timeout time.Duration) *http.Client {
+	if client != nil {
+		return client
+	}
+	return &http.Client{Timeout: timeout}
+}
+
+// replyLimit bounds how much of a reply body is read.
+const replyLimit = 64 << 10
+
+// httpReply is what a service answered.
+type httpReply struct {
+	Status int
+	Header http.Header
+	Body   []byte
+}
+
+// doJSON sends body (JSON unless header sets another Content-Type) under
+// ctx and reads the reply. Transport failures are temporary and never
+// quote the URL (it may hold a token); the caller classifies statuses.
+func doJSON(ctx context.Context, client *http.Client, what, method, target string, header http.Header, body []byte) (httpReply, error) {
+	req, err := http.NewRequestWithContext(ctx, method, target, bytes.NewReader(body))
+	if err != nil {
+		return httpReply{}, Permanent(fmt.Errorf("%s: %w", what, err))
+	}
+	for k, vs := range header {
+		for _, v := range vs {
+			req.Header.Add(k, v)
+		}
+	}
+	if req.Header.Get("Content-Type") == "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if req.Header.Get("User-Agent") == "" {
+		req.Header.Set("User-Agent", "crier/"+crier.Version+" (+"+crier.ProjectURL+")")
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		// The URL may hold a secret (webhooks, bot tokens): say only what.
+		var uerr *url.Error
+		if errors.As(err, &uerr) {
+			err = uerr.Err
+		}
+		return httpReply{}, Temporary(fmt.Errorf("%s: %w", what, err), 0)
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(io.LimitReader(resp.Body, replyLimit))
+	if err != nil && resp.StatusCode >= 200 && resp.StatusCode < 300 {
+		// Accepted; a broken reply body is not worth a duplicate.
+		err = nil
+	}
+	if err != nil {
+		return httpReply{}, Temporary(fmt.Errorf("%s: reading reply: %w", what, err), 0)
+	}
+	return httpReply{Status: resp.StatusCode, Header: resp.Header, Body: data}, nil
+}
+
+// replySnippet is a reply body fit for an error message.
+func replySnippet(b []byte) string { return Truncate(collapse(string(b)), 200) }
