@@ -48,7 +48,7 @@ func (s *Store) FeedStates() (map[string]crier.FeedState, error) {
 // SaveFeedState records st for a poll that brought no items (a failure, a
 // 304, an unchanged body).
 func (s *Store) SaveFeedState(feedID string, st crier.FeedState) error {
-	err := s.db.Update(func(tx *bolt.Tx) error { return putState(tx, feedID, st) })
+	err := s.group.update(func(tx *bolt.Tx) error { return putState(tx, feedID, st) })
 	if err != nil {
 		return fmt.Errorf("feed %s: save state: %w", feedID, err)
 	}
@@ -93,13 +93,15 @@ type IngestResult struct {
 // one of its AltKeys was seen before this batch. firstPoll is true when the
 // feed had never been seeded. Items without Keys are skipped.
 //
-// plan runs inside the write transaction: it must be quick and must not
-// call the Store. A nil plan queues nothing.
+// plan runs inside the write transaction: it must be quick, must not call
+// the Store, and may run more than once (the transaction is shared with
+// other feeds' polls and retried alone when one of them fails). A nil plan
+// queues nothing.
 func (s *Store) Ingest(feedID string, st crier.FeedState, items []crier.Item,
 	plan func(fresh []crier.NewItem, firstPoll bool) []crier.Delivery) (IngestResult, error) {
 	var res IngestResult
 	now := s.now()
-	err := s.db.Update(func(tx *bolt.Tx) error {
+	err := s.group.update(func(tx *bolt.Tx) error {
 		res = IngestResult{}
 		old, ok, err := getState(tx, feedID)
 		if err != nil {

@@ -66,9 +66,10 @@ type Options struct {
 
 // Store is crier's state file.
 type Store struct {
-	db   *bolt.DB
-	path string
-	now  func() time.Time
+	db    *bolt.DB
+	group *groupCommit // the writes of polls, which run concurrently
+	path  string
+	now   func() time.Time
 
 	// pruneHook, when set by tests, runs between a pruning scan and the
 	// write transaction that deletes its candidates (at most one chunk).
@@ -104,7 +105,7 @@ func Open(path string, opt Options) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open state file %s: %w", path, err)
 	}
-	s := &Store{db: db, path: path, now: opt.Now}
+	s := &Store{db: db, group: &groupCommit{db: db}, path: path, now: opt.Now}
 	if s.now == nil {
 		s.now = time.Now
 	}
