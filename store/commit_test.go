@@ -32,7 +32,7 @@ func TestGroupCommit(t *testing.T) {
 				case w == 0 && r%5 == 0:
 					// A failing writer in the middle of others.
 					errs[w][r] = s.group.update(func(tx *bolt.Tx) error {
-						if err := putState(tx, "never", crier.FeedState{Title: "never"}); err != nil {
+						if err := s.putState(tx, "never", crier.FeedState{Title: "never"}); err != nil {
 							return err
 						}
 						return boom
@@ -108,5 +108,36 @@ func TestGroupCommitPanicReachesItsCaller(t *testing.T) {
 	}
 	if err := s.SaveFeedState("after", crier.FeedState{Title: "ok"}); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// The decoded-state cache never serves a state the file does not hold:
+// not one whose write rolled back, nor one overwritten behind its back.
+func TestStateCacheFollowsTheFile(t *testing.T) {
+	t.Parallel()
+	s, _ := openTemp(t)
+	if err := s.SaveFeedState("f", crier.FeedState{Title: "one"}); err != nil {
+		t.Fatal(err)
+	}
+	rolledBack := errors.New("rolled back")
+	err := s.group.update(func(tx *bolt.Tx) error {
+		if err := s.putState(tx, "f", crier.FeedState{Title: "two"}); err != nil {
+			return err
+		}
+		return rolledBack
+	})
+	if !errors.Is(err, rolledBack) {
+		t.Fatal(err)
+	}
+	if st, _, _ := s.FeedState("f"); st.Title != "one" {
+		t.Fatalf("after a rolled-back write: title %q, want one", st.Title)
+	}
+	if err := s.db.Update(func(tx *bolt.Tx) error {
+		return tx.Bucket(bFeeds).Put([]byte("f"), []byte(`{"url":"u","title":"three"}`))
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if st, _, _ := s.FeedState("f"); st.Title != "three" {
+		t.Fatalf("after a write bypassing the cache: title %q, want three", st.Title)
 	}
 }

@@ -78,7 +78,7 @@ func (p *feedPruner) drop(tx *bolt.Tx) (bool, error) {
 	if p.keep {
 		return false, nil
 	}
-	st, _, err := getState(tx, string(p.id))
+	st, _, err := p.s.getState(tx, string(p.id))
 	if err != nil {
 		return false, err
 	}
@@ -219,6 +219,7 @@ func (p *feedPruner) forget() error {
 		if err := tx.Bucket(bFeeds).Delete(p.id); err != nil {
 			return fmt.Errorf("delete state: %w", err)
 		}
+		p.s.states.forget(string(p.id))
 		return nil
 	})
 }

@@ -66,10 +66,11 @@ type Options struct {
 
 // Store is crier's state file.
 type Store struct {
-	db    *bolt.DB
-	group *groupCommit // the writes of polls, which run concurrently
-	path  string
-	now   func() time.Time
+	db     *bolt.DB
+	group  *groupCommit // the writes of polls, which run concurrently
+	states stateCache
+	path   string
+	now    func() time.Time
 
 	// pruneHook, when set by tests, runs between a pruning scan and the
 	// write transaction that deletes its candidates (at most one chunk).
