@@ -19,7 +19,10 @@ import (
 // the group's transaction is rolled back and every caller reruns its
 // function alone, so that each gets exactly its own error (or panic).
 type groupCommit struct {
-	db      *bolt.DB
+	db *bolt.DB
+	// flush, when set, writes first in every group's transaction; done,
+	// when not nil, runs once that transaction has committed.
+	flush   func(*bolt.Tx) (done func(), err error)
 	mu      sync.Mutex
 	queue   []*commitCall
 	leading bool // a caller is committing; the queue waits for it
@@ -78,7 +81,15 @@ func (g *groupCommit) update(fn func(*bolt.Tx) error) error {
 // run commits group in one transaction and tells every caller the outcome.
 func (g *groupCommit) run(group []*commitCall) {
 	failed := false
+	var flushed func()
 	err := g.db.Update(func(tx *bolt.Tx) error {
+		if g.flush != nil {
+			done, err := g.flush(tx)
+			if err != nil {
+				return err
+			}
+			flushed = done
+		}
 		for _, c := range group {
 			if err := callSafely(c.fn, tx); err != nil {
 				failed = true
@@ -87,6 +98,9 @@ func (g *groupCommit) run(group []*commitCall) {
 		}
 		return nil
 	})
+	if err == nil && flushed != nil {
+		flushed()
+	}
 	if failed && len(group) > 1 {
 		err = errSolo
 	} else if failed {

@@ -31,10 +31,10 @@ func (s *Store) FeedState(feedID string) (crier.FeedState, bool, error) {
 func (s *Store) FeedStates() (map[string]crier.FeedState, error) {
 	out := make(map[string]crier.FeedState)
 	err := s.db.View(func(tx *bolt.Tx) error {
-		return tx.Bucket(bFeeds).ForEach(func(k, v []byte) error {
-			var st crier.FeedState
-			if err := json.Unmarshal(v, &st); err != nil {
-				return fmt.Errorf("feed %s: decode state: %w", k, err)
+		return tx.Bucket(bFeeds).ForEach(func(k, _ []byte) error {
+			st, _, err := s.getState(tx, string(k))
+			if err != nil {
+				return fmt.Errorf("feed %s: %w", k, err)
 			}
 			out[string(k)] = st
 			return nil
@@ -47,9 +47,18 @@ func (s *Store) FeedStates() (map[string]crier.FeedState, error) {
 }
 
 // SaveFeedState records st for a poll that brought no items (a failure, a
-// 304, an unchanged body).
+// 304, an unchanged body). When st differs from the stored state only in
+// LastPoll and LastSuccess, its commit is deferred (see deferredStates).
 func (s *Store) SaveFeedState(feedID string, st crier.FeedState) error {
-	err := s.group.update(func(tx *bolt.Tx) error { return s.putState(tx, feedID, st) })
+	var err error
+	if s.deferrable(feedID, st) {
+		if !s.deferred.put(feedID, st, s.now()) {
+			return nil
+		}
+		err = s.group.update(func(*bolt.Tx) error { return nil }) // commits them
+	} else {
+		err = s.group.update(func(tx *bolt.Tx) error { return s.putState(tx, feedID, st) })
+	}
 	if err != nil {
 		return fmt.Errorf("feed %s: save state: %w", feedID, err)
 	}
@@ -57,6 +66,9 @@ func (s *Store) SaveFeedState(feedID string, st crier.FeedState) error {
 }
 
 func (s *Store) getState(tx *bolt.Tx, feedID string) (crier.FeedState, bool, error) {
+	if st, ok := s.deferred.get(feedID); ok {
+		return st, true, nil
+	}
 	var st crier.FeedState
 	v := tx.Bucket(bFeeds).Get([]byte(feedID))
 	if v == nil {
@@ -72,7 +84,13 @@ func (s *Store) getState(tx *bolt.Tx, feedID string) (crier.FeedState, bool, err
 	return st, true, nil
 }
 
+// putState writes st, superseding a deferred state of the feed.
 func (s *Store) putState(tx *bolt.Tx, feedID string, st crier.FeedState) error {
+	s.deferred.drop(feedID)
+	return s.writeState(tx, feedID, st)
+}
+
+func (s *Store) writeState(tx *bolt.Tx, feedID string, st crier.FeedState) error {
 	v, err := json.Marshal(st)
 	if err != nil {
 		return fmt.Errorf("encode state: %w", err)

@@ -220,6 +220,7 @@ func (p *feedPruner) forget() error {
 			return fmt.Errorf("delete state: %w", err)
 		}
 		p.s.states.forget(string(p.id))
+		p.s.deferred.drop(string(p.id))
 		return nil
 	})
 }

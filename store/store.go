@@ -66,11 +66,12 @@ type Options struct {
 
 // Store is crier's state file.
 type Store struct {
-	db     *bolt.DB
-	group  *groupCommit // the writes of polls, which run concurrently
-	states stateCache
-	path   string
-	now    func() time.Time
+	db       *bolt.DB
+	group    *groupCommit // the writes of polls, which run concurrently
+	states   stateCache
+	deferred deferredStates
+	path     string
+	now      func() time.Time
 
 	// pruneHook, when set by tests, runs between a pruning scan and the
 	// write transaction that deletes its candidates (at most one chunk).
@@ -107,6 +108,7 @@ func Open(path string, opt Options) (*Store, error) {
 		return nil, fmt.Errorf("open state file %s: %w", path, err)
 	}
 	s := &Store{db: db, group: &groupCommit{db: db}, path: path, now: opt.Now}
+	s.group.flush = s.flushDeferred
 	if s.now == nil {
 		s.now = time.Now
 	}
@@ -137,8 +139,21 @@ func (s *Store) init() error {
 
 // Close releases the file and its lock.
 func (s *Store) Close() error {
+	ferr := s.Flush()
 	if err := s.db.Close(); err != nil {
 		return fmt.Errorf("close state file %s: %w", s.path, err)
+	}
+	return ferr
+}
+
+// Flush commits the poll times whose writes were deferred (see
+// deferredStates). Close does it too.
+func (s *Store) Flush() error {
+	if s.deferred.empty() {
+		return nil
+	}
+	if err := s.group.update(func(*bolt.Tx) error { return nil }); err != nil {
+		return fmt.Errorf("commit deferred feed states: %w", err)
 	}
 	return nil
 }
