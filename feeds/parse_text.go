@@ -22,9 +22,9 @@ func plainText(s string, maxRunes int) string {
 	var b textBuilder
 	b.max = maxRunes
 	if maxRunes > 0 {
-		b.sb.Grow(min(len(s), 3*maxRunes) + len("…"))
+		b.buf = make([]byte, 0, min(len(s), 3*maxRunes)+len("…"))
 	} else {
-		b.sb.Grow(len(s))
+		b.buf = make([]byte, 0, len(s))
 	}
 	if !strings.ContainsAny(s, "<&") {
 		writeText(&b, s)
@@ -104,11 +104,11 @@ func isBreaking(a atom.Atom) bool {
 
 // textBuilder collects words separated by single spaces, up to max runes.
 type textBuilder struct {
-	sb      strings.Builder
+	buf     []byte
 	max     int
 	runes   int
 	pending bool // a space is owed before the next word
-	over    bool // the cap was reached; sb ends with "…"
+	over    bool // the cap was reached; buf ends with "…"
 }
 
 func (b *textBuilder) full() bool { return b.over }
@@ -130,10 +130,22 @@ func writeText[T string | []byte](b *textBuilder, s T) {
 			case c < 0x20 || c == 0x7f:
 				// control character: dropped
 			default:
-				if b.room() {
-					b.sb.WriteByte(c)
-					b.runes++
+				// A run of printable ASCII is copied at once, as far as
+				// the cap allows.
+				start, end := i-1, i
+				for end < len(s) && s[end] > ' ' && s[end] < 0x7f {
+					end++
 				}
+				if !b.room() {
+					break
+				}
+				n := end - start
+				if b.max > 0 {
+					n = min(n, b.max-1-b.runes)
+				}
+				b.buf = append(b.buf, s[start:start+n]...)
+				b.runes += n
+				i = start + n
 			}
 			continue
 		}
@@ -146,7 +158,7 @@ func writeText[T string | []byte](b *textBuilder, s T) {
 		case r == utf8.RuneError || unicode.IsControl(r):
 		default:
 			if b.room() {
-				b.sb.WriteRune(r)
+				b.buf = utf8.AppendRune(b.buf, r)
 				b.runes++
 			}
 		}
@@ -162,15 +174,15 @@ func (b *textBuilder) room() bool {
 	}
 	if b.max > 0 && b.runes+need > b.max-1 {
 		b.over = true
-		b.sb.WriteString("…")
+		b.buf = append(b.buf, "…"...)
 		return false
 	}
 	if b.pending {
-		b.sb.WriteByte(' ')
+		b.buf = append(b.buf, ' ')
 		b.runes++
 		b.pending = false
 	}
 	return true
 }
 
-func (b *textBuilder) String() string { return b.sb.String() }
+func (b *textBuilder) String() string { return string(b.buf) }
