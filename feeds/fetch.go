@@ -25,6 +25,8 @@ const (
 	DefaultMaxBody      = 10 << 20
 	DefaultPerHost      = 2
 	DefaultMaxRedirects = 5
+
+	presizeMax = 1 << 20
 )
 
 // feedAccept asks for feeds first, then anything (some servers answer 406
@@ -190,7 +192,7 @@ func (f *Fetcher) readBody(resp *http.Response) ([]byte, error) {
 	if !bytes.Equal(magic, []byte{0x1f, 0x8b}) {
 		// Also when Content-Encoding claims gzip: a proxy may have decoded
 		// it already, and the bytes are what count.
-		b, err := io.ReadAll(br)
+		b, err := readAllSized(br, resp.ContentLength, f.opt.MaxBody)
 		if err != nil {
 			return nil, fmt.Errorf("reading body: %w", err)
 		}
@@ -206,6 +208,32 @@ func (f *Fetcher) readBody(resp *http.Response) ([]byte, error) {
 		return nil, fmt.Errorf("reading gzip body: %w", err)
 	}
 	return b, nil
+}
+
+// readAllSized is io.ReadAll into one allocation of the announced size:
+// io.ReadAll starts at 512 bytes and reallocates its way up, about three
+// times a feed's size in garbage. A wrong or absent size only costs growth;
+// the first allocation is at most presizeMax, so that a server announcing
+// a size it never sends makes us reserve little.
+func readAllSized(r io.Reader, size, max int64) ([]byte, error) {
+	if size <= 0 || size > max {
+		return io.ReadAll(r)
+	}
+	size = min(size, presizeMax)
+	b := make([]byte, 0, size+1) // +1: EOF arrives without a reallocation
+	for {
+		n, err := r.Read(b[len(b):cap(b)])
+		b = b[:len(b)+n]
+		if err == io.EOF {
+			return b, nil
+		}
+		if err != nil {
+			return b, err
+		}
+		if len(b) == cap(b) {
+			b = append(b, 0)[:len(b)]
+		}
+	}
 }
 
 // acquire takes one of the host's PerHost slots, or gives up with ctx.

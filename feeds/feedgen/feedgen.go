@@ -163,6 +163,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
+	w.Header().Set("Content-Length", strconv.Itoa(len(d.body)))
 	_, _ = w.Write(d.body)
 }
 
