@@ -46,6 +46,14 @@ func (f *testFeed) add() string {
 	return title
 }
 
+// retitle changes the title of the i-th item (0 = the first published),
+// keeping its GUID and link: an edit, not a new story.
+func (f *testFeed) retitle(i int, title string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.items[i] = title
+}
+
 // rotate gives every item a new GUID and link, as some CMSs do on a redeploy.
 func (f *testFeed) rotate(ids string) {
 	f.mu.Lock()

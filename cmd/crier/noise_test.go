@@ -208,3 +208,29 @@ func TestRemovedNotifierQueueIsDeadLettered(t *testing.T) {
 		t.Errorf("phone got %v", got)
 	}
 }
+
+// TestEditsAreNotNews: a story whose title changes under the same GUID
+// and link is not pushed again.
+func TestEditsAreNotNews(t *testing.T) {
+	t.Parallel()
+	push := pushoverfake.New()
+	defer push.Close()
+	rss, atom := newTestFeed(t, "rss", 5), newTestFeed(t, "atom", 5)
+	h := newHarness(t, push, map[string]*testFeed{"Wire": rss, "Journal": atom})
+	if code, _, errOut := h.crier("run", "--once"); code != 0 {
+		t.Fatalf("seed: exit %d\n%s", code, errOut)
+	}
+	story := rss.add()
+	if code, _, errOut := h.crier("run", "--once"); code != 0 {
+		t.Fatalf("new story: exit %d\n%s", code, errOut)
+	}
+	rss.retitle(5, "UPDATED: "+story)
+	rss.retitle(2, "Corrected headline")
+	atom.retitle(4, "Atom story, now with a better title")
+	if code, _, errOut := h.crier("run", "--once"); code != 0 {
+		t.Fatalf("after edits: exit %d\n%s", code, errOut)
+	}
+	if got := delivered(push); len(got) != 1 || got[story] != 1 {
+		t.Fatalf("edits were pushed: %v", got)
+	}
+}
