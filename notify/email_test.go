@@ -1,23 +1,17 @@
 package notify
 
 import (
-	"bytes"
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/x509"
 	"crypto/x509/pkix"
-	"encoding/json"
 	"encoding/pem"
-	"fmt"
-	"io"
 	"math/big"
 	"net"
-	"net/http"
 	"net/mail"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -25,170 +19,12 @@ import (
 	"time"
 
 	"github.com/crierd/crier"
+	"github.com/crierd/crier/notify/servicefake"
 )
 
-// mailpit is a real SMTP server for the email tests: the mailpit binary
-// (github.com/axllent/mailpit), found on PATH or at $MAILPIT, run on free
-// loopback ports and read back through its HTTP API.
-type mailpit struct {
-	smtpPort string
-	api      string
-	client   *http.Client
-}
-
-const mailpitInstall = "GOFLAGS= go install github.com/axllent/mailpit@v1.33.1 (then put $(go env GOPATH)/bin on PATH, or set MAILPIT to the binary)"
-
-func freePort(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	_, port, _ := net.SplitHostPort(l.Addr().String())
-	return port
-}
-
-// startMailpit runs mailpit for the test; extra are additional flags.
-func startMailpit(t *testing.T, extra ...string) *mailpit {
-	t.Helper()
-	bin := os.Getenv("MAILPIT")
-	if bin == "" {
-		var err error
-		if bin, err = exec.LookPath("mailpit"); err != nil {
-			if os.Getenv("CI") != "" {
-				t.Fatalf("mailpit not found (CI must install it): %s", mailpitInstall)
-			}
-			t.Skipf("mailpit not found; to run the email tests install it: %s", mailpitInstall)
-		}
-	}
-	// The ports are free when picked; another process could take one
-	// before mailpit binds it, so try a few times.
-	var lastErr error
-	for attempt := 0; attempt < 3; attempt++ {
-		m := &mailpit{smtpPort: freePort(t), client: &http.Client{Timeout: 5 * time.Second}}
-		httpPort := freePort(t)
-		m.api = "http://127.0.0.1:" + httpPort
-		args := append([]string{
-			"--smtp", "127.0.0.1:" + m.smtpPort, "--listen", "127.0.0.1:" + httpPort,
-			"--database", filepath.Join(t.TempDir(), "mailpit.db"),
-			"--disable-version-check", "--smtp-disable-rdns", "--enable-chaos", "--quiet",
-		}, extra...)
-		var out bytes.Buffer
-		cmd := exec.Command(bin, args...)
-		cmd.Stdout, cmd.Stderr = &out, &out
-		if err := cmd.Start(); err != nil {
-			t.Fatalf("starting %s: %v", bin, err)
-		}
-		exited := make(chan error, 1)
-		go func() { exited <- cmd.Wait() }()
-		ready := false
-		deadline := time.Now().Add(15 * time.Second)
-	wait:
-		for time.Now().Before(deadline) {
-			select {
-			case err := <-exited:
-				lastErr = fmt.Errorf("mailpit exited: %v: %s", err, out.String())
-				break wait
-			case <-time.After(50 * time.Millisecond):
-			}
-			if resp, err := m.client.Get(m.api + "/readyz"); err == nil {
-				resp.Body.Close()
-				if resp.StatusCode == http.StatusOK {
-					ready = true
-					break
-				}
-			}
-		}
-		if ready {
-			t.Cleanup(func() {
-				_ = cmd.Process.Kill()
-				<-exited
-			})
-			return m
-		}
-		_ = cmd.Process.Kill()
-		if lastErr == nil {
-			lastErr = fmt.Errorf("mailpit not ready after 15s: %s", out.String())
-			<-exited
-		}
-	}
-	t.Fatal(lastErr)
-	return nil
-}
-
-func (m *mailpit) get(t *testing.T, path string, v any) []byte {
-	t.Helper()
-	resp, err := m.client.Get(m.api + path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	body, _ := io.ReadAll(resp.Body)
-	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("GET %s: %d %s", path, resp.StatusCode, body)
-	}
-	if v != nil {
-		if err := json.Unmarshal(body, v); err != nil {
-			t.Fatalf("GET %s: %v", path, err)
-		}
-	}
-	return body
-}
-
-func (m *mailpit) chaos(t *testing.T, triggers string) {
-	t.Helper()
-	req, _ := http.NewRequest(http.MethodPut, m.api+"/api/v1/chaos", strings.NewReader(triggers))
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := m.client.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("setting chaos: %d", resp.StatusCode)
-	}
-}
-
-// mailpitMessage is what the API tells about one message.
-type mailpitMessage struct {
-	ID        string
-	MessageID string
-	Subject   string
-	From      struct{ Name, Address string }
-	To        []struct{ Name, Address string }
-	Text      string
-	HTML      string
-	Headers   map[string][]string
-	Raw       []byte
-}
-
-// only returns the single stored message whose Subject contains marker.
-func (m *mailpit) only(t *testing.T, marker string) mailpitMessage {
-	t.Helper()
-	var list struct {
-		Messages []struct{ ID, Subject string }
-	}
-	m.get(t, "/api/v1/messages", &list)
-	var found []string
-	for _, s := range list.Messages {
-		if strings.Contains(s.Subject, marker) {
-			found = append(found, s.ID)
-		}
-	}
-	if len(found) != 1 {
-		t.Fatalf("%d messages with %q in the subject (of %d)", len(found), marker, len(list.Messages))
-	}
-	var msg mailpitMessage
-	m.get(t, "/api/v1/message/"+found[0], &msg)
-	m.get(t, "/api/v1/message/"+found[0]+"/headers", &msg.Headers)
-	msg.Raw = m.get(t, "/api/v1/message/"+found[0]+"/raw", nil)
-	return msg
-}
-
-func emailConfig(m *mailpit, kv ...string) crier.NotifierConfig {
+func emailConfig(m *servicefake.Mailpit, kv ...string) crier.NotifierConfig {
 	cfg := svcConfig("mail", "email", append([]string{
-		"host", "127.0.0.1", "port", m.smtpPort, "tls", "none", "from", "crier <crier@example.com>",
+		"host", m.Host, "port", m.SMTPPort, "tls", "none", "from", "crier <crier@example.com>",
 	}, kv...)...)
 	cfg.Lists["to"] = []string{"Ann <ann@example.org>", "bob@example.net"}
 	return cfg
@@ -196,7 +32,7 @@ func emailConfig(m *mailpit, kv ...string) crier.NotifierConfig {
 
 func TestEmailItem(t *testing.T) {
 	t.Parallel()
-	m := startMailpit(t, "--smtp-auth-accept-any", "--smtp-auth-allow-insecure")
+	m := servicefake.StartMailpit(t, "--smtp-auth-accept-any", "--smtp-auth-allow-insecure")
 	n := svcItem()
 	n.Title = "Grüße 1 <script>alert(1)</script> @everyone " + strings.Repeat("ü", 150)
 	n.Summary = "Body with <b>tags</b> & \u202ereversed\n" + strings.Repeat("long line ", 200)
@@ -204,7 +40,7 @@ func TestEmailItem(t *testing.T) {
 	if err := e.Send(context.Background(), n); err != nil {
 		t.Fatal(err)
 	}
-	msg := m.only(t, "Grüße 1")
+	msg := m.Only(t, "Grüße 1")
 
 	wantSubject := Truncate("Go Blog: "+collapse(n.Title), emailMaxSubject)
 	if msg.Subject != wantSubject {
@@ -246,12 +82,12 @@ func TestEmailItem(t *testing.T) {
 
 func TestEmailSummaryAndDefaultListID(t *testing.T) {
 	t.Parallel()
-	m := startMailpit(t)
+	m := servicefake.StartMailpit(t)
 	e := must(NewEmail(emailConfig(m)))
 	if err := e.Send(context.Background(), svcSummary()); err != nil {
 		t.Fatal(err)
 	}
-	msg := m.only(t, "7 new headlines")
+	msg := m.Only(t, "7 new headlines")
 	if got := strings.Join(msg.Headers["List-Id"], ""); got != "<crier.example.com>" {
 		t.Errorf("List-Id %q", got)
 	}
@@ -267,7 +103,7 @@ func TestEmailSummaryAndDefaultListID(t *testing.T) {
 
 func TestEmailTemplates(t *testing.T) {
 	t.Parallel()
-	m := startMailpit(t)
+	m := servicefake.StartMailpit(t)
 	cfg := emailConfig(m)
 	cfg.TitleTemplate = "[{{.Feed}}] tpl {{.Title}}"
 	cfg.MessageTemplate = "Read: {{.Link}}"
@@ -275,7 +111,7 @@ func TestEmailTemplates(t *testing.T) {
 	if err := e.Send(context.Background(), svcItem()); err != nil {
 		t.Fatal(err)
 	}
-	msg := m.only(t, "tpl")
+	msg := m.Only(t, "tpl")
 	if msg.Subject != "[Go Blog] tpl Go 1.26 is released" || !strings.Contains(msg.Text, "Read: https://go.dev/blog/go1.26") {
 		t.Errorf("subject %q text %q", msg.Subject, msg.Text)
 	}
@@ -288,7 +124,7 @@ func TestEmailTemplates(t *testing.T) {
 
 func TestEmailSMTPErrors(t *testing.T) {
 	t.Parallel()
-	m := startMailpit(t)
+	m := servicefake.StartMailpit(t)
 	tests := []struct {
 		name      string
 		chaos     string
@@ -299,13 +135,13 @@ func TestEmailSMTPErrors(t *testing.T) {
 	}
 	e := must(NewEmail(emailConfig(m)))
 	for _, tt := range tests {
-		m.chaos(t, tt.chaos)
+		m.Chaos(t, tt.chaos)
 		err := e.Send(context.Background(), svcItem())
 		if err == nil || Classify(err).Permanent != tt.permanent {
 			t.Errorf("%s: err = %v, want permanent=%v", tt.name, err, tt.permanent)
 		}
 	}
-	m.chaos(t, `{}`)
+	m.Chaos(t, `{}`)
 	if err := e.Send(context.Background(), svcItem()); err != nil {
 		t.Errorf("after the chaos: %v", err)
 	}
@@ -313,7 +149,7 @@ func TestEmailSMTPErrors(t *testing.T) {
 
 func TestEmailRefusesToDowngrade(t *testing.T) {
 	t.Parallel()
-	m := startMailpit(t)
+	m := servicefake.StartMailpit(t)
 	e := must(NewEmail(emailConfig(m, "tls", "starttls")))
 	err := e.Send(context.Background(), svcItem())
 	if err == nil || !Classify(err).Permanent || !strings.Contains(err.Error(), "STARTTLS") {
@@ -366,7 +202,7 @@ func TestEmailTLS(t *testing.T) {
 			if mode == "tls" {
 				flag = "--smtp-require-tls"
 			}
-			m := startMailpit(t, "--smtp-tls-cert", cert, "--smtp-tls-key", key, flag, "--smtp-auth-accept-any")
+			m := servicefake.StartMailpit(t, "--smtp-tls-cert", cert, "--smtp-tls-key", key, flag, "--smtp-auth-accept-any")
 			cfg := emailConfig(m, "tls", mode, "username", "u", "password", "p")
 			cfg.TitleTemplate = "secure " + mode
 			e := must(NewEmail(cfg))
@@ -379,7 +215,7 @@ func TestEmailTLS(t *testing.T) {
 			if err := e.Send(context.Background(), svcItem()); err != nil {
 				t.Fatal(err)
 			}
-			m.only(t, "secure "+mode)
+			m.Only(t, "secure "+mode)
 		})
 	}
 }

@@ -81,4 +81,37 @@ feeds:
 	if code, _, errOut := h.crier("test-notify", "nope"); code != 1 || !strings.Contains(errOut, `no notifier named "nope"`) {
 		t.Errorf("unknown notifier: exit %d, %q", code, errOut)
 	}
+
+	// Email goes to a real SMTP server, in a subtest of its own so that
+	// where mailpit is not installed only this part is skipped.
+	t.Run("email", func(t *testing.T) {
+		m := servicefake.StartMailpit(t)
+		dir := t.TempDir()
+		h := &harness{t: t, dir: dir, config: filepath.Join(dir, "config.yaml"), env: map[string]string{}}
+		writeConfig(t, h.config, fmt.Sprintf(`state_dir: %s
+notifiers:
+  - {name: mail, type: email, host: %s, port: %s, tls: none, from: "crier <crier@example.com>", to: ["Ann <ann@example.org>"]}
+feeds:
+  - url: https://example.org/feed
+`, filepath.Join(dir, "state"), m.Host, m.SMTPPort))
+
+		code, out, errOut := h.crier("test-notify", "mail")
+		if code != 0 || !strings.Contains(out, "mail (email): sent") {
+			t.Fatalf("test-notify mail: exit %d\n%s%s", code, out, errOut)
+		}
+		msg := m.Only(t, "crier test")
+		if msg.Subject != "crier test" || len(msg.To) != 1 || msg.To[0].Address != "ann@example.org" ||
+			!strings.Contains(msg.Text, "notifier mail works") {
+			t.Errorf("subject %q to %+v text %q", msg.Subject, msg.To, msg.Text)
+		}
+
+		// A refusal by the server is reported as retryable, and nothing
+		// more is stored.
+		m.Chaos(t, `{"Recipient":{"ErrorCode":451,"Probability":100}}`)
+		code, _, errOut = h.crier("test-notify", "mail")
+		if code != 1 || !strings.Contains(errOut, "temporary failure") {
+			t.Errorf("refused mail: exit %d, %q", code, errOut)
+		}
+		m.Only(t, "crier test")
+	})
 }
