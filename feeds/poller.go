@@ -284,6 +284,10 @@ func (p *Poller) poll(ctx context.Context, feed crier.Feed, start time.Time, st 
 	if err != nil {
 		return err
 	}
+	// The new validators and body hash may only be remembered together
+	// with the items: saved after a failed Ingest, they would make the next
+	// poll skip these very items as "not modified".
+	prev := *st
 	setFloor(max(fr.MaxAge, parsed.TTL))
 	succeed()
 	st.ETag, st.LastModified, st.BodyHash = fr.ETag, fr.LastModified, fr.BodyHash
@@ -300,6 +304,7 @@ func (p *Poller) poll(ctx context.Context, feed crier.Feed, start time.Time, st 
 	}
 	ir, err := p.store.Ingest(feed.FeedID(), *st, parsed.Items, plan)
 	if err != nil {
+		st.ETag, st.LastModified, st.BodyHash = prev.ETag, prev.LastModified, prev.BodyHash
 		return fmt.Errorf("record items: %w", err)
 	}
 	res.Items, res.New, res.Queued, res.Stats = ir.Items, ir.New, ir.Queued, stats

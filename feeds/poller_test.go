@@ -11,6 +11,9 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/crierd/crier"
+	"github.com/crierd/crier/store"
 )
 
 func TestPollRetryAfter(t *testing.T) {
@@ -429,5 +432,52 @@ func TestPollNotModifiedKeepsValidators(t *testing.T) {
 	}
 	if st := e.state(t, f); st.ETag != `"v2"` {
 		t.Errorf("ETag %q, want \"v2\"", st.ETag)
+	}
+}
+
+// failOnceStore fails the next Ingest, as a full disk would.
+type failOnceStore struct {
+	*store.Store
+	fail atomic.Bool
+}
+
+func (f *failOnceStore) Ingest(feedID string, st crier.FeedState, items []crier.Item,
+	plan func([]crier.NewItem, bool) []crier.Delivery) (store.IngestResult, error) {
+	if f.fail.CompareAndSwap(true, false) {
+		return store.IngestResult{}, errors.New("disk full")
+	}
+	return f.Store.Ingest(feedID, st, items, plan)
+}
+
+// TestPollFailedIngestKeepsOldValidators: when the items of a fetch could
+// not be recorded, the next poll must fetch them again, not be told "not
+// modified" because the new ETag was remembered.
+func TestPollFailedIngestKeepsOldValidators(t *testing.T) {
+	t.Parallel()
+	e := newPLEnv(t, FetchOptions{}, nil)
+	flaky := &failOnceStore{Store: e.store}
+	e.p = NewPoller(NewFetcher(nil, FetchOptions{}), flaky, e.p.opt)
+	body := plRSS(1, 3, "")
+	srv := newPLServer(t, func(w http.ResponseWriter, r *http.Request) {
+		etag := fmt.Sprintf(`"%x"`, sha256.Sum256([]byte(body)))
+		w.Header().Set("ETag", etag)
+		if r.Header.Get("If-None-Match") == etag {
+			w.WriteHeader(http.StatusNotModified)
+			return
+		}
+		plServe(body)(w, r)
+	})
+	f := plFeed("Flaky disk", srv.URL+"/feed")
+	if _, _, err := e.poll(t, srv, f, false); err != nil {
+		t.Fatal(err)
+	}
+	body = plRSS(1, 4, "") // Story 4 is published
+	flaky.fail.Store(true)
+	if _, _, err := e.poll(t, srv, f, false); err == nil {
+		t.Fatal("the failed ingest was not reported")
+	}
+	res, _, err := e.poll(t, srv, f, false)
+	if err != nil || res.NotModified || res.Unchanged || res.New != 1 || res.Queued != 1 {
+		t.Fatalf("poll after the failed ingest: %+v, %v; want Story 4 fetched and queued", res, err)
 	}
 }
