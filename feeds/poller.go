@@ -52,6 +52,7 @@ type Poller struct {
 
 	mu    sync.Mutex
 	hosts map[string]chan struct{} // per-host slots, taken before a global one
+	feeds map[string]chan struct{} // one poll at a time per feed
 }
 
 // Routing is the part of the poller's options that a reload may change.
@@ -83,7 +84,8 @@ func NewPoller(f *Fetcher, s Store, opt PollerOptions) *Poller {
 	if opt.Interval == nil {
 		opt.Interval = func(crier.Feed) time.Duration { return 10 * time.Minute }
 	}
-	p := &Poller{fetcher: f, store: s, opt: opt, slots: make(chan struct{}, opt.Concurrency), hosts: map[string]chan struct{}{}}
+	p := &Poller{fetcher: f, store: s, opt: opt, slots: make(chan struct{}, opt.Concurrency),
+		hosts: map[string]chan struct{}{}, feeds: map[string]chan struct{}{}}
 	p.SetRouting(Routing{NotifierBurst: opt.NotifierBurst, Alerts: opt.Alerts})
 	return p
 }
@@ -116,6 +118,13 @@ type Result struct {
 // is also returned as the error, wrapped with the feed's name and URL.
 func (p *Poller) Poll(ctx context.Context, feed crier.Feed, force bool) (Result, error) {
 	res := Result{Feed: feed.Name}
+	// A poll-now and a scheduled poll of one feed take turns, so that the
+	// second sees the first one's validators and failure count.
+	unlock, err := p.lockFeed(ctx, feed.FeedID())
+	if err != nil {
+		return res, err
+	}
+	defer unlock()
 	st, _, err := p.store.FeedState(feed.FeedID())
 	if err != nil {
 		return res, fmt.Errorf("feed %s: read state: %w", feed.Name, err)
@@ -174,6 +183,23 @@ func pollURL(feed crier.Feed, st crier.FeedState) string {
 		return st.MovedTo
 	}
 	return feed.URL
+}
+
+// lockFeed waits until no other poll of feedID runs.
+func (p *Poller) lockFeed(ctx context.Context, feedID string) (func(), error) {
+	p.mu.Lock()
+	lock, ok := p.feeds[feedID]
+	if !ok {
+		lock = make(chan struct{}, 1)
+		p.feeds[feedID] = lock
+	}
+	p.mu.Unlock()
+	select {
+	case lock <- struct{}{}:
+		return func() { <-lock }, nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
 }
 
 // hostSlot waits for one of the fetcher's PerHost slots for rawURL's host.

@@ -481,3 +481,36 @@ func TestPollFailedIngestKeepsOldValidators(t *testing.T) {
 		t.Fatalf("poll after the failed ingest: %+v, %v; want Story 4 fetched and queued", res, err)
 	}
 }
+
+// TestPollOneAtATimePerFeed: a poll-now while the scheduled poll of the same
+// feed runs waits for it instead of fetching in parallel.
+func TestPollOneAtATimePerFeed(t *testing.T) {
+	t.Parallel()
+	e := newPLEnv(t, FetchOptions{}, nil)
+	var inFlight, most atomic.Int32
+	arrived, release := make(chan struct{}, 2), make(chan struct{})
+	srv := newPLServer(t, func(w http.ResponseWriter, r *http.Request) {
+		n := inFlight.Add(1)
+		defer inFlight.Add(-1)
+		for m := most.Load(); n > m && !most.CompareAndSwap(m, n); m = most.Load() {
+		}
+		arrived <- struct{}{}
+		<-release
+		plServe(plRSS(1, 3, ""))(w, r)
+	})
+	f := plFeed("Busy", srv.URL+"/feed")
+	done := make(chan error, 2)
+	go func() { _, err := e.p.Poll(t.Context(), f, false); done <- err }()
+	<-arrived
+	go func() { _, err := e.p.Poll(t.Context(), f, true); done <- err }()
+	time.Sleep(200 * time.Millisecond) // the second poll would have arrived by now
+	close(release)
+	for range 2 {
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+	}
+	if most.Load() != 1 {
+		t.Fatalf("%d polls of one feed fetched at once", most.Load())
+	}
+}
