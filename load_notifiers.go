@@ -162,7 +162,7 @@ func (l *loader) notifier(n *yaml.Node, field, stateDir string) (NotifierConfig,
 		}
 	}
 
-	var nameNode *yaml.Node
+	var nameNode, digestNode *yaml.Node
 	secrets := secretEntries{}
 	given := map[string]*yaml.Node{}
 	for _, e := range es {
@@ -196,6 +196,7 @@ func (l *loader) notifier(n *yaml.Node, field, stateDir string) (NotifierConfig,
 		case "digest":
 			if v, ok := l.schedule(e.v, fk); ok {
 				nc.Digest = v
+				digestNode = e.v
 			}
 		default:
 			if schema == nil {
@@ -214,6 +215,11 @@ func (l *loader) notifier(n *yaml.Node, field, stateDir string) (NotifierConfig,
 	}
 	if nc.Name == "" {
 		nc.Name = nc.Type
+	}
+	if nc.Digest != "" && nc.QuietHours != nil {
+		// A digest already chooses when it arrives; holding it again for
+		// quiet hours would make that choice a lie.
+		l.errf(digestNode, sub(field, "digest"), "digest and quiet_hours cannot be combined: schedule the digest outside the quiet hours instead")
 	}
 	if schema == nil {
 		return nc, nameNode, nc.Name != ""

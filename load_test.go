@@ -307,6 +307,11 @@ feeds:
 			`:7: notifiers[1].quiet_hours.from: expected a time of day HH:MM`,
 			`:7: notifiers[1].quiet_hours.to: expected a time of day HH:MM`,
 			`:10: notifiers[2].quiet_hours.tz: unknown time zone "Mars/Olympus"`}},
+		{"digest with quiet_hours", `notifiers:
+  - type: console
+    quiet_hours: {from: "22:00", to: "07:00"}
+    digest: "0 3 * * *"
+`, []string{`:4: notifiers[0].digest: digest and quiet_hours cannot be combined`}},
 		{"pushover emergency", `notifiers:
   - type: pushover
     token: t
