@@ -230,7 +230,9 @@ func (s *Store) Ingest(feedID string, st crier.FeedState, items []crier.Item,
 		// collect the fetch's key set on the way.
 		stamp := timeBytes(now)
 		latest := make([]byte, 0, nkeys*24)
+		nlatest := 0
 		mark := func(k string) error {
+			nlatest++
 			latest = binary.AppendUvarint(latest, uint64(len(k)))
 			latest = append(latest, k...)
 			if has(k) {
@@ -253,11 +255,8 @@ func (s *Store) Ingest(feedID string, st crier.FeedState, items []crier.Item,
 				}
 			}
 		}
-		lb := tx.Bucket(bLatest)
-		if !bytes.Equal(lb.Get([]byte(feedID)), latest) {
-			if err := lb.Put([]byte(feedID), latest); err != nil {
-				return fmt.Errorf("save latest key set: %w", err)
-			}
+		if err := saveLatest(tx, []byte(feedID), latest, nlatest, now); err != nil {
+			return fmt.Errorf("save latest key set: %w", err)
 		}
 
 		if _, err := enqueueTx(tx, now, deliveries); err != nil {
@@ -284,21 +283,4 @@ func (s *Store) Seen(feedID, key string) (bool, error) {
 		return nil
 	})
 	return ok, err
-}
-
-// decodeLatest turns a stored key set into a lookup set. ok is false when
-// the value is malformed (Ingest never writes such a thing); Prune then
-// protects every key of the feed until the next Ingest rewrites the set,
-// because deleting a key still on the feed would announce its item again.
-func decodeLatest(v []byte) (set map[string]struct{}, ok bool) {
-	set = make(map[string]struct{})
-	for len(v) > 0 {
-		n, w := binary.Uvarint(v)
-		if w <= 0 || uint64(len(v)-w) < n {
-			return set, false
-		}
-		set[string(v[w:w+int(n)])] = struct{}{}
-		v = v[w+int(n):]
-	}
-	return set, true
 }

@@ -216,6 +216,9 @@ func (p *feedPruner) forget() error {
 		if err := tx.Bucket(bLatest).Delete(p.id); err != nil {
 			return fmt.Errorf("delete latest key set: %w", err)
 		}
+		if err := tx.Bucket(bHeld).Delete(p.id); err != nil {
+			return fmt.Errorf("delete held shrink: %w", err)
+		}
 		if err := tx.Bucket(bFeeds).Delete(p.id); err != nil {
 			return fmt.Errorf("delete state: %w", err)
 		}

@@ -13,6 +13,7 @@
 //	feeds                feedID -> FeedState JSON
 //	seen/<feedID>        item key -> 8-byte big-endian first-seen unix nanos
 //	latest               feedID -> keys of the feed's latest fetch (length-prefixed)
+//	held                 feedID -> since when the feed's fetches are much smaller (see shrinkHold)
 //	outbox/<notifier>    8-byte big-endian entry ID -> Entry JSON
 //	dead                 8-byte big-endian entry ID -> DeadLetter JSON
 //	recent               8-byte big-endian sequence -> Recent JSON (last 50)
@@ -44,6 +45,7 @@ var (
 	bFeeds  = []byte("feeds")
 	bSeen   = []byte("seen")
 	bLatest = []byte("latest")
+	bHeld   = []byte("held")
 	bOutbox = []byte("outbox")
 	bDead   = []byte("dead")
 	bRecent = []byte("recent")
@@ -121,7 +123,7 @@ func Open(path string, opt Options) (*Store, error) {
 
 func (s *Store) init() error {
 	return s.db.Update(func(tx *bolt.Tx) error {
-		for _, name := range [][]byte{bMeta, bFeeds, bSeen, bLatest, bOutbox, bDead, bRecent} {
+		for _, name := range [][]byte{bMeta, bFeeds, bSeen, bLatest, bHeld, bOutbox, bDead, bRecent} {
 			if _, err := tx.CreateBucketIfNotExists(name); err != nil {
 				return fmt.Errorf("create bucket %s: %w", name, err)
 			}
