@@ -37,9 +37,12 @@ type daemon struct {
 	sched   *feeds.Scheduler
 	metrics *web.Metrics
 
-	mu   sync.Mutex    // guards cfg and the dispatcher swap
-	cfg  *crier.Config // the config in force
-	disp atomic.Pointer[notify.Dispatcher]
+	mu  sync.Mutex    // guards cfg
+	cfg *crier.Config // the config in force
+	// swapping is held while a reload hands the outbox to a new
+	// dispatcher, and while orphaned queues are dead-lettered.
+	swapping sync.Mutex
+	disp     atomic.Pointer[notify.Dispatcher]
 	// dispDone is closed when the running dispatcher's Run returns.
 	dispDone chan struct{}
 }
@@ -144,6 +147,12 @@ func (d *daemon) buryOrphans(cfg *crier.Config) error {
 
 func (d *daemon) kick() { d.disp.Load().Kick() }
 
+func (d *daemon) setConfig(cfg *crier.Config) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.cfg = cfg
+}
+
 func (d *daemon) config() *crier.Config {
 	d.mu.Lock()
 	defer d.mu.Unlock()
@@ -161,12 +170,14 @@ func (d *daemon) startDispatcher(ctx context.Context) {
 }
 
 // stopDispatcher lets every send in flight finish, then stops the loops.
-func (d *daemon) stopDispatcher() {
+// It reports whether that happened within limit.
+func (d *daemon) stopDispatcher(limit time.Duration) bool {
 	d.disp.Load().Stop()
 	select {
 	case <-d.dispDone:
-	case <-time.After(sendGrace):
-		d.log.Warn("a notifier is still sending after the grace period", "grace", sendGrace)
+		return true
+	case <-time.After(limit):
+		return false
 	}
 }
 
@@ -233,7 +244,9 @@ func (d *daemon) serve(ctx context.Context, sd *sdNotifier) error {
 	d.sched.Stop(pollGrace)
 	stopBg()
 	wg.Wait()
-	d.stopDispatcher()
+	if !d.stopDispatcher(sendGrace) {
+		d.log.Warn("a notifier is still sending after the grace period; cancelling it", "grace", sendGrace)
+	}
 	cancelSends()
 	<-d.dispDone
 	flushCtx, cancel := context.WithTimeout(context.Background(), flushGrace)
@@ -291,6 +304,12 @@ func (d *daemon) pruneLoop(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
+		}
+		d.swapping.Lock()
+		err := d.buryOrphans(d.config())
+		d.swapping.Unlock()
+		if err != nil && ctx.Err() == nil {
+			d.log.Error("dead-lettering queues of removed notifiers", "err", err)
 		}
 		cfg := d.config()
 		keep := map[string]bool{}

@@ -45,26 +45,40 @@ func (d *daemon) reload(dispCtx context.Context, sd *sdNotifier) {
 			sd.send("READY=1\nSTATUS=reload failed, still running the previous config: " + firstLine(err.Error()))
 			return
 		}
-		// The old dispatcher finishes its sends before queues of removed
-		// notifiers are dead-lettered, so nothing is both sent and buried.
-		d.stopDispatcher()
+		// New polls route to the new notifiers first; then the old
+		// dispatcher finishes its sends, and only then are the queues of
+		// removed notifiers dead-lettered, so nothing is both sent and
+		// buried. (A poll still in flight with the old routes may queue
+		// for a removed notifier; the prune loop buries those later.)
+		d.swapping.Lock()
+		d.poller.SetRouting(routing)
+		d.applyFeeds(cfg)
+		for !d.stopDispatcher(sendGrace) {
+			// Sends are bounded by their timeouts; waiting on is safer
+			// than two dispatchers sending for one notifier.
+			d.log.Warn("reload waits for a notifier that is still sending")
+		}
+		d.setConfig(cfg)
 		if err := d.buryOrphans(cfg); err != nil {
 			d.log.Error("dead-lettering queues of removed notifiers", "err", err)
 		}
 		d.disp.Store(disp)
 		d.startDispatcher(dispCtx)
-		d.poller.SetRouting(routing)
+		d.swapping.Unlock()
 		disp.Kick()
+	} else {
+		d.applyFeeds(cfg)
+		d.setConfig(cfg)
 	}
+	d.log.Info("config reloaded", "feeds", len(cfg.Feeds), "notifiers", len(cfg.Notifiers))
+	sd.send("READY=1\nSTATUS=" + d.status())
+}
+
+func (d *daemon) applyFeeds(cfg *crier.Config) {
 	if err := d.sched.Apply(cfg.Feeds); err != nil {
 		// Load validated every schedule, so this is a bug, not bad input.
 		d.log.Error("applying reloaded feeds", "err", err)
 	}
-	d.mu.Lock()
-	d.cfg = cfg
-	d.mu.Unlock()
-	d.log.Info("config reloaded", "feeds", len(cfg.Feeds), "notifiers", len(cfg.Notifiers))
-	sd.send("READY=1\nSTATUS=" + d.status())
 }
 
 // notifiersChanged compares notifier settings, ignoring where they sit in the file.

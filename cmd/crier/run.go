@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os/signal"
+	"syscall"
 
 	"github.com/crierd/crier"
 	"github.com/crierd/crier/feeds"
@@ -16,6 +18,9 @@ func cmdRun(ctx context.Context, env *cliEnv, args []string) error {
 	if err := f.Parse(args); err != nil {
 		return err
 	}
+	// SIGHUP's default action kills the process: until the daemon listens
+	// for it (once it is READY), a reload is ignored, not fatal.
+	signal.Ignore(syscall.SIGHUP)
 	log, err := f.logger(env.stderr)
 	if err != nil {
 		return err
@@ -45,8 +50,7 @@ func runOnce(ctx context.Context, env *cliEnv, d *daemon) (err error) {
 	failed, queued := 0, 0
 	for _, r := range results {
 		if r.Err != nil {
-			failed++
-			d.log.Error("poll failed", "feed", r.Feed, "err", r.Err)
+			failed++ // the poller logged it
 		}
 		queued += r.Queued
 	}
