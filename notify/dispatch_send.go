@@ -114,6 +114,28 @@ func (d *Dispatcher) attempt(ctx context.Context, l *lane, e store.Entry) (bool,
 	return false, ignoreGone(d.out.Retry(l.name, e.ID, attempts, next, sendErr.Error()))
 }
 
+// settleStuck takes the late verdict of an abandoned send, which attempt
+// recorded as a temporary failure. A late success is the delivery: the
+// entry is done, or sending it again would repeat it. A late failure
+// leaves the retry as recorded.
+func (d *Dispatcher) settleStuck(l *lane, sendErr error) error {
+	e := l.stuck.e
+	l.stuck = nil
+	log := d.log.With("notifier", l.name, "feed", e.Notification.Feed, "item", itemRef(e))
+	if sendErr != nil {
+		log.Info("abandoned send failed after all; it will be retried", "err", sendErr)
+		return nil
+	}
+	log.Warn("abandoned send was delivered after all")
+	if d.opt.OnResult != nil {
+		d.opt.OnResult(l.name, e, nil)
+	}
+	if err := d.out.Done(l.name, e.ID); err != nil && !errors.Is(err, store.ErrNotFound) {
+		return fmt.Errorf("notifier %s: mark entry %d delivered: %w", l.name, e.ID, err)
+	}
+	return nil
+}
+
 // ignoreGone accepts that an entry vanished under us (redelivered or
 // purged by an operator): there is nothing left to record.
 func ignoreGone(err error) error {
@@ -180,7 +202,7 @@ func (d *Dispatcher) send(ctx context.Context, l *lane, e store.Entry) error {
 	case err := <-done:
 		return err // its own verdict, typically the context's error
 	case <-grace.C:
-		l.stuck = done
+		l.stuck = &stuckSend{e: e, done: done}
 		d.log.Error("notifier ignored its deadline; holding its queue until the send returns",
 			"notifier", l.name, "item", itemRef(e), "timeout", d.opt.SendTimeout)
 		return Temporary(fmt.Errorf("notifier %s: send did not return within %s", l.name, d.opt.SendTimeout), 0)

@@ -40,7 +40,8 @@ type DispatcherOptions struct {
 	// Digest: per notifier, a cron spec; its non-urgent items wait and
 	// go out as one digest at each scheduled time.
 	Digest map[string]string
-	// OnResult, when set, sees every attempt (err nil: delivered).
+	// OnResult, when set, sees every attempt (err nil: delivered), and the
+	// late success of a send abandoned at its timeout.
 	OnResult func(notifier string, e store.Entry, err error)
 }
 
@@ -77,7 +78,14 @@ type lane struct {
 
 	parkedUntil time.Time  // the parking already logged
 	releasedEnd time.Time  // end of the last quiet window already released
-	stuck       chan error // a send that outlived its timeout and has not returned yet
+	stuck       *stuckSend // a send that outlived its timeout and has not returned yet
+}
+
+// stuckSend is an abandoned send: e was recorded as a temporary failure,
+// but done still brings the notifier's own verdict.
+type stuckSend struct {
+	e    store.Entry
+	done <-chan error
 }
 
 // Loops wake at least this often to mark themselves alive and to notice
@@ -159,8 +167,9 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 }
 
 // Stop asks Run to return once every notifier has finished the send it
-// is in; no send is interrupted. A config reload uses it to hand the
-// outbox to a new dispatcher without repeating a notification.
+// is in, including one abandoned at its timeout; no send is interrupted.
+// A config reload uses it to hand the outbox to a new dispatcher without
+// two sends in flight for one notifier or a notification repeated.
 func (d *Dispatcher) Stop() { d.stopOnce.Do(func() { close(d.stop) }) }
 
 func (d *Dispatcher) stopped() bool {
@@ -192,19 +201,24 @@ func (d *Dispatcher) LastProgress() time.Time {
 func (d *Dispatcher) markProgress() { d.progress.Store(d.now().UnixNano()) }
 
 func (d *Dispatcher) loop(ctx context.Context, l *lane) {
-	for ctx.Err() == nil && !d.stopped() {
+	for ctx.Err() == nil {
 		if l.stuck != nil {
-			// Keep one send in flight: wait for the abandoned one. No
-			// progress is marked meanwhile, so a watchdog can see it.
+			// Keep one send in flight: wait for the abandoned one, even
+			// when stopped, since the next dispatcher starts as soon as
+			// Run returns. No progress is marked meanwhile, so a watchdog
+			// can see it.
 			select {
-			case <-l.stuck:
-				l.stuck = nil
+			case err := <-l.stuck.done:
+				if err := d.settleStuck(l, err); err != nil {
+					d.log.Error("outbox unavailable", "notifier", l.name, "err", err)
+				}
 			case <-ctx.Done():
-				return
-			case <-d.stop:
 				return
 			}
 			continue
+		}
+		if d.stopped() {
+			return
 		}
 		res, err := d.step(ctx, l)
 		if err != nil {
@@ -285,9 +299,13 @@ func (d *Dispatcher) drainLane(ctx context.Context, l *lane) (delivered, pending
 	tried := map[uint64]bool{} // an entry is attempted at most once per Drain
 	for ctx.Err() == nil {
 		if l.stuck != nil {
+			// Never send beside an abandoned send, nor wait for it: it
+			// may never return.
 			select {
-			case <-l.stuck:
-				l.stuck = nil
+			case sendErr := <-l.stuck.done:
+				if err := d.settleStuck(l, sendErr); err != nil {
+					return delivered, d.count(l), err
+				}
 			default:
 			}
 			if l.stuck != nil {
