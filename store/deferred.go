@@ -69,6 +69,15 @@ func (d *deferredStates) drop(feedID string) {
 	delete(d.m, feedID)
 }
 
+// dropIf forgets feedID's deferred state if it is still the one numbered seq.
+func (d *deferredStates) dropIf(feedID string, seq uint64) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if cur, ok := d.m[feedID]; ok && cur.seq == seq {
+		delete(d.m, feedID)
+	}
+}
+
 func (d *deferredStates) snapshot() map[string]deferredState {
 	d.mu.Lock()
 	defer d.mu.Unlock()
@@ -97,7 +106,8 @@ func (d *deferredStates) committed(snap map[string]deferredState, now time.Time)
 }
 
 // flushDeferred writes the deferred states in tx; done, called after the
-// commit succeeded, forgets them. It runs first in every group commit.
+// commit succeeded, forgets them. It runs first in every group commit. A
+// state that cannot be written is dropped and logged, not returned.
 func (s *Store) flushDeferred(tx *bolt.Tx) (done func(), err error) {
 	snap := s.deferred.snapshot()
 	if len(snap) == 0 {
@@ -105,7 +115,13 @@ func (s *Store) flushDeferred(tx *bolt.Tx) (done func(), err error) {
 	}
 	for id, e := range snap {
 		if err := s.writeState(tx, id, e.st); err != nil {
-			return nil, err
+			// Nobody waits for this write, and failing the transaction
+			// would fail every poll's commit from now on, since the entry
+			// would stay deferred. Its feed's last written state stands.
+			s.deferred.dropIf(id, e.seq)
+			delete(snap, id)
+			s.log.Error("dropping a deferred feed state that cannot be written",
+				"feed", id, "err", err)
 		}
 	}
 	return func() { s.deferred.committed(snap, s.now()) }, nil

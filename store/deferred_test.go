@@ -1,7 +1,13 @@
 package store
 
 import (
+	"bytes"
 	"encoding/json"
+	"fmt"
+	"log/slog"
+	"path/filepath"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -137,4 +143,75 @@ func TestSameBesidesPollTimes(t *testing.T) {
 			t.Errorf("%s: same = %v, want %v", tc.name, got, tc.same)
 		}
 	}
+}
+
+// A deferred state that cannot be written (here a poll time JSON cannot
+// encode) is dropped and logged; it must not fail the commit of every
+// later poll, nor hold back the other deferred states.
+func TestUnwritableDeferredStateIsDropped(t *testing.T) {
+	t.Parallel()
+	clk := newClock()
+	var logged syncBuffer
+	s, err := Open(filepath.Join(t.TempDir(), "crier.db"), Options{Now: clk.Now, NoSync: true,
+		Logger: slog.New(slog.NewTextHandler(&logged, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = s.Close() })
+	base := crier.FeedState{URL: "u", Seeded: true, LastPoll: clk.Now()}
+	for _, f := range []string{"bad", "good"} {
+		if err := s.SaveFeedState(f, base); err != nil {
+			t.Fatal(err)
+		}
+	}
+	clk.Advance(time.Second)
+	bad := base
+	bad.LastPoll = time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC)
+	good := base
+	good.LastPoll = clk.Now()
+	for f, st := range map[string]crier.FeedState{"bad": bad, "good": good} {
+		if err := s.SaveFeedState(f, st); err != nil {
+			t.Fatalf("deferring %s: %v", f, err)
+		}
+	}
+
+	for i := range 3 {
+		if _, err := s.Ingest("other", crier.FeedState{URL: "o"}, []crier.Item{item(fmt.Sprint("g:", i))}, nil); err != nil {
+			t.Fatalf("poll %d after an unwritable deferral: %v", i, err)
+		}
+	}
+	if got := onDisk(t, s, "good"); !got.LastPoll.Equal(good.LastPoll) {
+		t.Errorf("good: on disk LastPoll %v, want its deferred %v", got.LastPoll, good.LastPoll)
+	}
+	if got, _, _ := s.FeedState("bad"); !got.LastPoll.Equal(base.LastPoll) {
+		t.Errorf("bad: LastPoll %v, want the last written %v", got.LastPoll, base.LastPoll)
+	}
+	if err := s.SaveFeedState("bad", good); err != nil {
+		t.Errorf("a later poll of the same feed: %v", err)
+	}
+	if log := logged.String(); strings.Count(log, "level=ERROR") != 1 ||
+		!strings.Contains(log, "feed=bad") || !strings.Contains(log, "year outside of range") {
+		t.Errorf("log = %q, want one error naming feed bad and why", log)
+	}
+	if err := s.Close(); err != nil {
+		t.Errorf("Close: %v", err)
+	}
+}
+
+// syncBuffer is a bytes.Buffer a logger may write from any goroutine.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.String()
 }

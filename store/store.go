@@ -25,6 +25,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"time"
@@ -64,6 +65,9 @@ type Options struct {
 	// NoSync skips fsync after each commit. Only for tests: a crash can
 	// lose or corrupt recent writes.
 	NoSync bool
+	// Logger hears of what the store drops rather than fail on (a deferred
+	// feed state that cannot be written). Nil discards.
+	Logger *slog.Logger
 }
 
 // Store is crier's state file.
@@ -74,6 +78,7 @@ type Store struct {
 	deferred deferredStates
 	path     string
 	now      func() time.Time
+	log      *slog.Logger
 
 	// pruneHook, when set by tests, runs between a pruning scan and the
 	// write transaction that deletes its candidates (at most one chunk).
@@ -109,10 +114,13 @@ func Open(path string, opt Options) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open state file %s: %w", path, err)
 	}
-	s := &Store{db: db, group: &groupCommit{db: db}, path: path, now: opt.Now}
+	s := &Store{db: db, group: &groupCommit{db: db}, path: path, now: opt.Now, log: opt.Logger}
 	s.group.flush = s.flushDeferred
 	if s.now == nil {
 		s.now = time.Now
+	}
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
 	}
 	if err := s.init(); err != nil {
 		_ = db.Close()
