@@ -25,6 +25,9 @@ func (d *Dispatcher) step(ctx context.Context, l *lane) (stepResult, error) {
 // stepOnce attempts the lane's entry that is due now, if any. With tried
 // set, an entry already in it is not attempted again.
 func (d *Dispatcher) stepOnce(ctx context.Context, l *lane, tried map[uint64]bool) (stepResult, error) {
+	if err := d.markUnmarked(l); err != nil {
+		return stepResult{}, err
+	}
 	now := d.now()
 	e, ok, wake, err := d.pick(l, now)
 	if err != nil || !ok {
@@ -84,10 +87,7 @@ func (d *Dispatcher) attempt(ctx context.Context, l *lane, e store.Entry) (bool,
 	if sendErr == nil {
 		l.parkedUntil = time.Time{}
 		log.Info("notification delivered", "attempts", e.Attempts+1)
-		if err := d.out.Done(l.name, e.ID); err != nil && !errors.Is(err, store.ErrNotFound) {
-			return true, fmt.Errorf("notifier %s: mark entry %d delivered: %w", l.name, e.ID, err)
-		}
-		return true, nil
+		return true, d.markDone(l, e.ID)
 	}
 	c := Classify(sendErr)
 	switch {
@@ -130,8 +130,27 @@ func (d *Dispatcher) settleStuck(l *lane, sendErr error) error {
 	if d.opt.OnResult != nil {
 		d.opt.OnResult(l.name, e, nil)
 	}
-	if err := d.out.Done(l.name, e.ID); err != nil && !errors.Is(err, store.ErrNotFound) {
-		return fmt.Errorf("notifier %s: mark entry %d delivered: %w", l.name, e.ID, err)
+	return d.markDone(l, e.ID)
+}
+
+// markDone removes a delivered entry from the outbox. When the outbox
+// fails, the lane remembers the entry: picking it again would repeat it.
+func (d *Dispatcher) markDone(l *lane, id uint64) error {
+	if err := d.out.Done(l.name, id); err != nil && !errors.Is(err, store.ErrNotFound) {
+		l.unmarked = append(l.unmarked, id)
+		return fmt.Errorf("notifier %s: mark entry %d delivered: %w", l.name, id, err)
+	}
+	return nil
+}
+
+// markUnmarked retries Done for the entries delivered whose Done failed.
+func (d *Dispatcher) markUnmarked(l *lane) error {
+	for len(l.unmarked) > 0 {
+		id := l.unmarked[0]
+		if err := d.out.Done(l.name, id); err != nil && !errors.Is(err, store.ErrNotFound) {
+			return fmt.Errorf("notifier %s: mark delivered entry %d: %w", l.name, id, err)
+		}
+		l.unmarked = l.unmarked[1:]
 	}
 	return nil
 }

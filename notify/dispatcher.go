@@ -79,6 +79,9 @@ type lane struct {
 	parkedUntil time.Time  // the parking already logged
 	releasedEnd time.Time  // end of the last quiet window already released
 	stuck       *stuckSend // a send that outlived its timeout and has not returned yet
+	// unmarked holds entries delivered whose Done failed: they are marked
+	// before anything else is picked, and never sent again.
+	unmarked []uint64
 }
 
 // stuckSend is an abandoned send: e was recorded as a temporary failure,
@@ -201,6 +204,13 @@ func (d *Dispatcher) LastProgress() time.Time {
 func (d *Dispatcher) markProgress() { d.progress.Store(d.now().UnixNano()) }
 
 func (d *Dispatcher) loop(ctx context.Context, l *lane) {
+	defer func() {
+		// The next dispatcher does not know what this lane delivered.
+		if err := d.markUnmarked(l); err != nil {
+			d.log.Error("delivered notifications could not be marked done; they may be sent again",
+				"notifier", l.name, "err", err)
+		}
+	}()
 	for ctx.Err() == nil {
 		if l.stuck != nil {
 			// Keep one send in flight: wait for the abandoned one, even
