@@ -51,13 +51,12 @@ type DispatcherOptions struct {
 //
 // Run and Drain must not be used at the same time.
 type Dispatcher struct {
-	out      Outbox
-	opt      DispatcherOptions
-	log      *slog.Logger
-	now      func() time.Time
-	grace    time.Duration // how long a send may outlive its deadline
-	lanes    []*lane
-	progress atomic.Int64 // unix nanoseconds
+	out   Outbox
+	opt   DispatcherOptions
+	log   *slog.Logger
+	now   func() time.Time
+	grace time.Duration // how long a send may outlive its deadline
+	lanes []*lane
 
 	// stop ends the loops between sends, unlike cancelling Run's context,
 	// which also cancels a send in flight (and so may repeat it later).
@@ -65,8 +64,8 @@ type Dispatcher struct {
 	stopOnce sync.Once
 }
 
-// lane is one notifier's queue. Everything but kick belongs to the one
-// goroutine working the lane.
+// lane is one notifier's queue. Everything but kick and progress belongs
+// to the one goroutine working the lane.
 type lane struct {
 	name       string
 	n          Notifier
@@ -82,6 +81,8 @@ type lane struct {
 	// unmarked holds entries delivered whose Done failed: they are marked
 	// before anything else is picked, and never sent again.
 	unmarked []uint64
+
+	progress atomic.Int64 // unix nanoseconds; read by LastProgress
 }
 
 // stuckSend is an abandoned send: e was recorded as a temporary failure,
@@ -148,9 +149,9 @@ func NewDispatcher(out Outbox, notifiers map[string]Notifier, opt DispatcherOpti
 		if mb, ok := l.n.(interface{ MinBackoff() time.Duration }); ok {
 			l.minBackoff = max(l.minBackoff, mb.MinBackoff())
 		}
+		d.markProgress(l)
 		d.lanes = append(d.lanes, l)
 	}
-	d.markProgress()
 	return d
 }
 
@@ -194,14 +195,23 @@ func (d *Dispatcher) Kick() {
 	}
 }
 
-// LastProgress is when a notifier loop last finished a step or was seen
-// waiting healthily. A loop blocked in a send is not progressing, but sends
-// are bounded by SendTimeout, so a watchdog should allow more than that.
+// LastProgress is the oldest of the notifier loops' last steps: each marks
+// progress when it finishes a step and at least every heartbeat while it
+// waits healthily, so only a loop blocked in a send, or waiting for an
+// abandoned one, ages. Sends are bounded by SendTimeout, so a watchdog
+// should allow more than that. Without notifiers it is now.
 func (d *Dispatcher) LastProgress() time.Time {
-	return time.Unix(0, d.progress.Load())
+	if len(d.lanes) == 0 {
+		return d.now()
+	}
+	oldest := d.lanes[0].progress.Load()
+	for _, l := range d.lanes[1:] {
+		oldest = min(oldest, l.progress.Load())
+	}
+	return time.Unix(0, oldest)
 }
 
-func (d *Dispatcher) markProgress() { d.progress.Store(d.now().UnixNano()) }
+func (d *Dispatcher) markProgress(l *lane) { l.progress.Store(d.now().UnixNano()) }
 
 func (d *Dispatcher) loop(ctx context.Context, l *lane) {
 	defer func() {
@@ -239,7 +249,7 @@ func (d *Dispatcher) loop(ctx context.Context, l *lane) {
 			d.pause(ctx, l.minBackoff)
 			continue
 		}
-		d.markProgress()
+		d.markProgress(l)
 		if res.attempted {
 			continue
 		}
@@ -301,7 +311,6 @@ func (d *Dispatcher) Drain(ctx context.Context) (delivered, pending int, err err
 		}()
 	}
 	wg.Wait()
-	d.markProgress()
 	return delivered, pending, errors.Join(errs...)
 }
 
@@ -332,6 +341,9 @@ func (d *Dispatcher) drainLane(ctx context.Context, l *lane) (delivered, pending
 		if res.delivered {
 			delivered++
 		}
+	}
+	if l.stuck == nil {
+		d.markProgress(l)
 	}
 	return delivered, d.count(l), nil
 }

@@ -443,3 +443,44 @@ func TestRunStopsPromptlyWhileBackingOff(t *testing.T) {
 		t.Fatalf("entry %+v", e)
 	}
 }
+
+// A notifier wedged in a send shows in LastProgress even while another
+// notifier keeps delivering, and stops showing once its send returns.
+func TestLastProgressIsTheOldestNotifiers(t *testing.T) {
+	t.Parallel()
+	clk := newFakeClock(dispatchT0)
+	s := openTestStore(t, filepath.Join(t.TempDir(), "state.db"), clk.Now)
+	started, release := make(chan struct{}), make(chan struct{})
+	slow := &recordingNotifier{fn: func(ctx context.Context, _ int, _ crier.Notification) error {
+		close(started)
+		select {
+		case <-release:
+			return nil
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}}
+	fast := &recordingNotifier{}
+	enqueueAll(t, s, "slow", feedNews("x", "s1")...)
+	enqueueAll(t, s, "fast", feedNews("x", "f1")...)
+	d := NewDispatcher(s, map[string]Notifier{"slow": slow, "fast": fast}, DispatcherOptions{
+		Now: clk.Now, SendTimeout: time.Hour})
+	ctx, cancel := context.WithCancel(context.Background())
+	stopped := make(chan struct{})
+	go func() { _ = d.Run(ctx); close(stopped) }()
+	defer func() { cancel(); <-stopped }()
+
+	waitClosed(t, "the slow send", started)
+	eventually(t, "the fast delivery", func() bool { return len(fast.titles()) == 1 })
+	later := dispatchT0.Add(10 * time.Minute)
+	clk.Set(later)
+	enqueueAll(t, s, "fast", feedNews("x", "f2")...)
+	d.Kick()
+	eventually(t, "the second fast delivery", func() bool { return len(pendingEntries(t, s, "fast")) == 0 })
+	time.Sleep(20 * time.Millisecond) // the fast lane marks its progress
+	if got := d.LastProgress(); got.After(dispatchT0) {
+		t.Fatalf("LastProgress %v hides the notifier stuck in a send since %v", got, dispatchT0)
+	}
+	close(release)
+	eventually(t, "progress once the slow send returns", func() bool { return d.LastProgress().Equal(later) })
+}
