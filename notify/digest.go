@@ -44,7 +44,7 @@ func (d *Dispatcher) pickDigest(l *lane, now time.Time) (store.Entry, bool, time
 	}
 	var held []store.Entry
 	for _, e := range pending {
-		if !urgent(e.Notification) && !e.Notification.Digest && !boundary.IsZero() && e.Created.Before(boundary) {
+		if holds(l, e, now) && !boundary.IsZero() && e.Created.Before(boundary) {
 			held = append(held, e)
 		}
 	}
@@ -58,7 +58,7 @@ func (d *Dispatcher) pickDigest(l *lane, now time.Time) (store.Entry, bool, time
 	}
 	wake := l.digest.Next(now)
 	for _, e := range pending {
-		if !urgent(e.Notification) && !e.Notification.Digest {
+		if holds(l, e, now) {
 			continue
 		}
 		if e.NextTry.After(now) {

@@ -27,8 +27,8 @@ func TestDigest(t *testing.T) {
 	enqueueAll(t, s, "mail", urgentItem)
 
 	// Before 08:00 only the urgent item goes out.
-	if n, left, err := d.Drain(context.Background()); err != nil || n != 1 || left != 4 {
-		t.Fatalf("before the digest: delivered %d, left %d, %v", n, left, err)
+	if res, err := d.Drain(context.Background()); err != nil || res != (DrainResult{Delivered: 1, Held: 4}) {
+		t.Fatalf("before the digest: %+v, %v", res, err)
 	}
 	if got := r.titles(); len(got) != 1 || got[0] != "breaking" {
 		t.Fatalf("sent before the digest: %q", got)
@@ -37,8 +37,8 @@ func TestDigest(t *testing.T) {
 	// At 08:00 the four held items become one digest, grouped by feed.
 	clk.Set(time.Date(2026, 3, 3, 8, 0, 1, 0, time.UTC))
 	enqueueAll(t, s, "mail", feedNews("Wire", "late")...) // after the boundary: next digest
-	if n, left, err := d.Drain(context.Background()); err != nil || n != 1 || left != 1 {
-		t.Fatalf("at the digest: delivered %d, left %d, %v", n, left, err)
+	if res, err := d.Drain(context.Background()); err != nil || res != (DrainResult{Delivered: 1, Held: 1}) {
+		t.Fatalf("at the digest: %+v, %v", res, err)
 	}
 	r.mu.Lock()
 	dig := r.got[len(r.got)-1]
@@ -56,7 +56,7 @@ func TestDigest(t *testing.T) {
 
 	// The next day's digest carries the late item.
 	clk.Set(time.Date(2026, 3, 4, 8, 0, 1, 0, time.UTC))
-	if n, left, err := d.Drain(context.Background()); err != nil || n != 1 || left != 0 {
-		t.Fatalf("next digest: delivered %d, left %d, %v", n, left, err)
+	if res, err := d.Drain(context.Background()); err != nil || res != (DrainResult{Delivered: 1}) {
+		t.Fatalf("next digest: %+v, %v", res, err)
 	}
 }

@@ -159,17 +159,17 @@ func TestDrainSettlesAbandonedSend(t *testing.T) {
 	d := NewDispatcher(s, map[string]Notifier{"r": r}, DispatcherOptions{
 		SendTimeout: 20 * time.Millisecond, MinBackoff: time.Millisecond, MaxBackoff: time.Millisecond,
 	})
-	if delivered, left, err := d.Drain(context.Background()); err != nil || delivered != 0 || left != 2 {
-		t.Fatalf("first drain: delivered %d pending %d err %v", delivered, left, err)
+	if res, err := d.Drain(context.Background()); err != nil || res != (DrainResult{Pending: 2}) {
+		t.Fatalf("first drain: %+v, %v", res, err)
 	}
 	time.Sleep(5 * time.Millisecond) // the backoff passes; the send is still out
-	if delivered, left, err := d.Drain(context.Background()); err != nil || delivered != 0 || left != 2 || r.callCount() != 1 {
-		t.Fatalf("drain beside a stuck send: delivered %d pending %d err %v sends %d", delivered, left, err, r.callCount())
+	if res, err := d.Drain(context.Background()); err != nil || res != (DrainResult{Pending: 2}) || r.callCount() != 1 {
+		t.Fatalf("drain beside a stuck send: %+v, %v, %d sends", res, err, r.callCount())
 	}
 	close(release)
 	eventually(t, "the queue to empty", func() bool {
-		_, left, err := d.Drain(context.Background())
-		return err == nil && left == 0
+		res, err := d.Drain(context.Background())
+		return err == nil && res.Pending == 0
 	})
 	if got := strings.Join(r.titles(), ","); got != "1,2" || r.callCount() != 2 {
 		t.Fatalf("delivered %s in %d sends, want 1,2 in 2", got, r.callCount())

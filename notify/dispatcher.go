@@ -3,6 +3,7 @@ package notify
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"slices"
 	"sync"
@@ -287,34 +288,60 @@ func (d *Dispatcher) pause(ctx context.Context, dur time.Duration) {
 	}
 }
 
+// DrainResult is what Drain did, and what it left queued for the
+// notifiers it serves.
+type DrainResult struct {
+	Delivered int // sent by this Drain
+	// Pending entries are still due or failing: backing off, parked,
+	// behind a stuck send, or not attempted.
+	Pending int
+	// Held entries wait by design: for quiet hours to end, or for the
+	// next digest. They are neither urgent nor a finished digest.
+	Held int
+}
+
 // Drain delivers, once, every entry that is due now, without waiting for
-// any backoff, and reports what it delivered and what is still queued for
-// the notifiers it serves. For `run --once`.
-func (d *Dispatcher) Drain(ctx context.Context) (delivered, pending int, err error) {
+// any backoff, and reports what it delivered and what is still queued.
+// For `run --once` and for a last flush at shutdown. A store error is
+// returned, never taken for an empty outbox.
+func (d *Dispatcher) Drain(ctx context.Context) (DrainResult, error) {
 	var (
-		mu   sync.Mutex
-		errs []error
-		wg   sync.WaitGroup
+		mu    sync.Mutex
+		total DrainResult
+		errs  []error
+		wg    sync.WaitGroup
 	)
 	for _, l := range d.lanes {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			n, p, err := d.drainLane(ctx, l)
+			res, err := d.drainLane(ctx, l)
 			mu.Lock()
 			defer mu.Unlock()
-			delivered += n
-			pending += p
+			total.Delivered += res.Delivered
+			total.Pending += res.Pending
+			total.Held += res.Held
 			if err != nil {
 				errs = append(errs, err)
 			}
 		}()
 	}
 	wg.Wait()
-	return delivered, pending, errors.Join(errs...)
+	return total, errors.Join(errs...)
 }
 
-func (d *Dispatcher) drainLane(ctx context.Context, l *lane) (delivered, pending int, err error) {
+func (d *Dispatcher) drainLane(ctx context.Context, l *lane) (DrainResult, error) {
+	var res DrainResult
+	err := d.drainSends(ctx, l, &res)
+	if l.stuck == nil {
+		d.markProgress(l)
+	}
+	pending, held, cerr := d.count(l)
+	res.Pending, res.Held = pending, held
+	return res, errors.Join(err, cerr)
+}
+
+func (d *Dispatcher) drainSends(ctx context.Context, l *lane, res *DrainResult) error {
 	tried := map[uint64]bool{} // an entry is attempted at most once per Drain
 	for ctx.Err() == nil {
 		if l.stuck != nil {
@@ -323,35 +350,61 @@ func (d *Dispatcher) drainLane(ctx context.Context, l *lane) (delivered, pending
 			select {
 			case sendErr := <-l.stuck.done:
 				if err := d.settleStuck(l, sendErr); err != nil {
-					return delivered, d.count(l), err
+					return err
 				}
 			default:
-			}
-			if l.stuck != nil {
-				break
+				return nil
 			}
 		}
-		res, err := d.stepOnce(ctx, l, tried)
+		step, err := d.stepOnce(ctx, l, tried)
 		if err != nil {
-			return delivered, d.count(l), err
+			return err
 		}
-		if !res.attempted {
-			break
+		if !step.attempted {
+			return nil
 		}
-		if res.delivered {
-			delivered++
+		if step.delivered {
+			res.Delivered++
 		}
 	}
-	if l.stuck == nil {
-		d.markProgress(l)
-	}
-	return delivered, d.count(l), nil
+	return nil
 }
 
-func (d *Dispatcher) count(l *lane) int {
-	p, err := d.out.Pending(l.name)
+// count splits the lane's queue into entries held by design and the rest.
+func (d *Dispatcher) count(l *lane) (pending, held int, err error) {
+	entries, err := d.out.Pending(l.name)
 	if err != nil {
-		d.log.Error("outbox unavailable", "notifier", l.name, "err", err)
+		return 0, 0, fmt.Errorf("notifier %s: outbox entries: %w", l.name, err)
 	}
-	return len(p)
+	now := d.now()
+	var boundary time.Time
+	if l.digest != nil {
+		boundary = lastFire(l.digest, now)
+	}
+	for _, e := range entries {
+		// An entry from before the last digest time is due, not held: its
+		// digest has not been made (the lane is stuck or failing).
+		if holds(l, e, now) && (boundary.IsZero() || !e.Created.Before(boundary)) {
+			held++
+		} else {
+			pending++
+		}
+	}
+	return pending, held, nil
+}
+
+// holds reports whether the lane keeps e back at now by design: for its
+// next digest (finished digests go), or until its quiet hours end. Urgent
+// entries are never held. The pickers and Drain's count share it.
+func holds(l *lane, e store.Entry, now time.Time) bool {
+	n := e.Notification
+	switch {
+	case urgent(n):
+		return false
+	case l.digest != nil:
+		return !n.Digest
+	case l.quiet != nil:
+		return inQuiet(l.quiet, now)
+	}
+	return false
 }

@@ -197,9 +197,8 @@ func TestRetrySurvivesRestart(t *testing.T) {
 	enqueueAll(t, s, "phone", sampleItem())
 	p := newTestPushover(t, fake, nil)
 	d := NewDispatcher(s, map[string]Notifier{"phone": p}, DispatcherOptions{Now: clk.Now, MinBackoff: time.Second})
-	delivered, left, err := d.Drain(context.Background())
-	if err != nil || delivered != 0 || left != 1 {
-		t.Fatalf("first drain: delivered %d pending %d err %v", delivered, left, err)
+	if res, err := d.Drain(context.Background()); err != nil || res != (DrainResult{Pending: 1}) {
+		t.Fatalf("first drain: %+v, %v", res, err)
 	}
 	e := pendingEntries(t, s, "phone")[0]
 	if e.Attempts != 1 || !strings.Contains(e.LastError, "500") {
@@ -216,12 +215,12 @@ func TestRetrySurvivesRestart(t *testing.T) {
 	s = openTestStore(t, path, clk.Now)
 	p = newTestPushover(t, fake, nil)
 	d = NewDispatcher(s, map[string]Notifier{"phone": p}, DispatcherOptions{Now: clk.Now, MinBackoff: time.Second})
-	if delivered, left, err := d.Drain(context.Background()); err != nil || delivered != 0 || left != 1 || fake.Requests() != 1 {
-		t.Fatalf("drain before NextTry: delivered %d pending %d err %v requests %d", delivered, left, err, fake.Requests())
+	if res, err := d.Drain(context.Background()); err != nil || res != (DrainResult{Pending: 1}) || fake.Requests() != 1 {
+		t.Fatalf("drain before NextTry: %+v, %v, %d requests", res, err, fake.Requests())
 	}
 	clk.Set(e.NextTry)
-	if delivered, left, err := d.Drain(context.Background()); err != nil || delivered != 1 || left != 0 {
-		t.Fatalf("drain at NextTry: delivered %d pending %d err %v", delivered, left, err)
+	if res, err := d.Drain(context.Background()); err != nil || res != (DrainResult{Delivered: 1}) {
+		t.Fatalf("drain at NextTry: %+v, %v", res, err)
 	}
 	if n := len(fake.Messages()); n != 1 {
 		t.Fatalf("pushover received %d messages, want exactly 1", n)
@@ -238,9 +237,8 @@ func TestPermanentFailureIsBuriedAndQueueMovesOn(t *testing.T) {
 	s := openTestStore(t, filepath.Join(t.TempDir(), "state.db"), nil)
 	enqueueAll(t, s, "phone", feedNews("x", "bad", "good")...)
 	d := NewDispatcher(s, map[string]Notifier{"phone": newTestPushover(t, fake, nil)}, DispatcherOptions{Log: log})
-	delivered, left, err := d.Drain(context.Background())
-	if err != nil || delivered != 1 || left != 0 {
-		t.Fatalf("drain: delivered %d pending %d err %v", delivered, left, err)
+	if res, err := d.Drain(context.Background()); err != nil || res != (DrainResult{Delivered: 1}) {
+		t.Fatalf("drain: %+v, %v", res, err)
 	}
 	dead, err := s.DeadLetters()
 	if err != nil {
@@ -270,8 +268,8 @@ func TestPanicIsBuried(t *testing.T) {
 	}}
 	enqueueAll(t, s, "r", feedNews("x", "first", "second")...)
 	d := NewDispatcher(s, map[string]Notifier{"r": r}, DispatcherOptions{})
-	if delivered, _, err := d.Drain(context.Background()); err != nil || delivered != 1 {
-		t.Fatalf("delivered %d err %v", delivered, err)
+	if res, err := d.Drain(context.Background()); err != nil || res.Delivered != 1 {
+		t.Fatalf("drain: %+v, %v", res, err)
 	}
 	dead, _ := s.DeadLetters()
 	if len(dead) != 1 || !strings.Contains(dead[0].Reason, "panicked: boom") {
@@ -303,8 +301,8 @@ func TestBackoff(t *testing.T) {
 				Now: clk.Now, MinBackoff: 10 * time.Second, MaxBackoff: time.Minute})
 			for i := 1; i <= tc.failures; i++ {
 				now := clk.Now()
-				if delivered, left, err := d.Drain(context.Background()); err != nil || delivered != 0 || left != 1 {
-					t.Fatalf("drain %d: %d %d %v", i, delivered, left, err)
+				if res, err := d.Drain(context.Background()); err != nil || res != (DrainResult{Pending: 1}) {
+					t.Fatalf("drain %d: %+v, %v", i, res, err)
 				}
 				e := pendingEntries(t, s, "r")[0]
 				gap := e.NextTry.Sub(now)
@@ -339,8 +337,8 @@ func TestParkedKeepsAttempts(t *testing.T) {
 	d := NewDispatcher(s, map[string]Notifier{"phone": p}, DispatcherOptions{
 		Now: clk.Now, Log: slog.New(slog.NewTextHandler(&logs, nil))})
 	for i := 0; i < 2; i++ {
-		if delivered, left, err := d.Drain(context.Background()); err != nil || delivered != 0 || left != 2 {
-			t.Fatalf("drain: %d %d %v", delivered, left, err)
+		if res, err := d.Drain(context.Background()); err != nil || res != (DrainResult{Pending: 2}) {
+			t.Fatalf("drain: %+v, %v", res, err)
 		}
 	}
 	e := pendingEntries(t, s, "phone")[0]
@@ -356,8 +354,8 @@ func TestParkedKeepsAttempts(t *testing.T) {
 	// The quota resets: both go out.
 	fake.SetRemaining(100, reset.Add(30*24*time.Hour))
 	clk.Set(reset)
-	if delivered, left, err := d.Drain(context.Background()); err != nil || delivered != 2 || left != 0 {
-		t.Fatalf("after reset: %d %d %v", delivered, left, err)
+	if res, err := d.Drain(context.Background()); err != nil || res != (DrainResult{Delivered: 2}) {
+		t.Fatalf("after reset: %+v, %v", res, err)
 	}
 }
 
@@ -371,9 +369,8 @@ func TestDrainLeavesFailingQueue(t *testing.T) {
 	enqueueAll(t, s, "r", feedNews("x", "1", "2", "3")...)
 	enqueueAll(t, s, "ok", feedNews("x", "1", "2")...)
 	d := NewDispatcher(s, map[string]Notifier{"r": r, "ok": ok}, DispatcherOptions{MinBackoff: time.Millisecond})
-	delivered, left, err := d.Drain(context.Background())
-	if err != nil || delivered != 2 || left != 3 {
-		t.Fatalf("delivered %d pending %d err %v; want 2, 3", delivered, left, err)
+	if res, err := d.Drain(context.Background()); err != nil || res != (DrainResult{Delivered: 2, Pending: 3}) {
+		t.Fatalf("drain: %+v, %v; want 2 delivered, 3 pending", res, err)
 	}
 	if r.callCount() != 1 {
 		t.Errorf("failing notifier called %d times; head-of-line wants 1", r.callCount())
@@ -406,12 +403,12 @@ func TestSendTimeout(t *testing.T) {
 			r := &recordingNotifier{fn: tc.send}
 			d := NewDispatcher(s, map[string]Notifier{"r": r}, DispatcherOptions{SendTimeout: 100 * time.Millisecond})
 			start := time.Now()
-			delivered, left, err := d.Drain(context.Background())
+			res, err := d.Drain(context.Background())
 			if took := time.Since(start); took > 2*time.Second {
 				t.Fatalf("Drain took %v with a 100ms send timeout", took)
 			}
-			if err != nil || delivered != 0 || left != 2 {
-				t.Fatalf("delivered %d pending %d err %v", delivered, left, err)
+			if err != nil || res != (DrainResult{Pending: 2}) {
+				t.Fatalf("drain: %+v, %v", res, err)
 			}
 			if e := pendingEntries(t, s, "r")[0]; e.Attempts != 1 || !strings.Contains(e.LastError, tc.errText) {
 				t.Fatalf("attempts %d last error %q, want %q", e.Attempts, e.LastError, tc.errText)

@@ -92,7 +92,7 @@ func (d *Dispatcher) pickQuiet(l *lane, now time.Time) (store.Entry, bool, time.
 		return store.Entry{}, false, time.Time{}, fmt.Errorf("notifier %s: outbox entries: %w", l.name, err)
 	}
 	for _, e := range pending {
-		if !urgent(e.Notification) {
+		if holds(l, e, now) {
 			continue
 		}
 		if e.NextTry.After(now) {

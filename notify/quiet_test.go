@@ -92,18 +92,18 @@ func TestQuietHoursHoldAndSummarise(t *testing.T) {
 	enqueueAll(t, s, "phone", feedNews("blog", "b4")...)
 	enqueueAll(t, s, "phone", crier.Notification{Kind: crier.KindTest, Title: "test"})
 
-	delivered, left, err := d.Drain(context.Background())
-	if err != nil || delivered != 2 || left != 5 {
-		t.Fatalf("inside the window: delivered %d pending %d err %v; want 2, 5", delivered, left, err)
+	res, err := d.Drain(context.Background())
+	if want := (DrainResult{Delivered: 2, Held: 5}); err != nil || res != want {
+		t.Fatalf("inside the window: %+v, %v; want %+v", res, err, want)
 	}
 	if got := strings.Join(r.titles(), ","); got != "server down,test" {
 		t.Fatalf("inside the window sent %s", got)
 	}
 
 	clk.Set(time.Date(2026, 5, 5, 7, 0, 1, 0, time.UTC))
-	delivered, left, err = d.Drain(context.Background())
-	if err != nil || delivered != 2 || left != 0 {
-		t.Fatalf("after the window: delivered %d pending %d err %v; want 2, 0", delivered, left, err)
+	res, err = d.Drain(context.Background())
+	if want := (DrainResult{Delivered: 2}); err != nil || res != want {
+		t.Fatalf("after the window: %+v, %v; want %+v", res, err, want)
 	}
 	got := r.got[2:]
 	if len(got) != 2 || got[0].Title != "l1" {

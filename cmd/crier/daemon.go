@@ -251,11 +251,11 @@ func (d *daemon) serve(ctx context.Context, sd *sdNotifier) error {
 	<-d.dispDone
 	flushCtx, cancel := context.WithTimeout(context.Background(), flushGrace)
 	defer cancel()
-	delivered, pending, err := d.disp.Load().Drain(flushCtx)
+	res, err := d.disp.Load().Drain(flushCtx)
 	if err != nil {
 		d.log.Warn("flushing the outbox", "err", err)
 	}
-	d.log.Info("stopped", "delivered_at_exit", delivered, "pending", pending)
+	d.log.Info("stopped", "delivered_at_exit", res.Delivered, "pending", res.Pending)
 	return d.store.Close()
 }
 

@@ -54,12 +54,12 @@ func runOnce(ctx context.Context, env *cliEnv, d *daemon) (err error) {
 		}
 		queued += r.Queued
 	}
-	delivered, pending, err := d.disp.Load().Drain(ctx)
+	res, err := d.disp.Load().Drain(ctx)
 	if err != nil {
 		return err
 	}
-	summary := fmt.Sprintf("polled %d feeds (%d failed), queued %d, delivered %d, pending %d", len(results), failed, queued, delivered, pending)
-	if failed > 0 || pending > 0 {
+	summary := fmt.Sprintf("polled %d feeds (%d failed), queued %d, delivered %d, pending %d", len(results), failed, queued, res.Delivered, res.Pending)
+	if failed > 0 || res.Pending > 0 {
 		return &exitError{1, summary}
 	}
 	fmt.Fprintln(env.stderr, summary)
