@@ -12,7 +12,7 @@ import (
 )
 
 // Digests: a notifier with a digest schedule sends its non-urgent items
-// as one notification per scheduled time instead of one by one. The items
+// (not alerts) as one notification per scheduled time instead of one by one. The items
 // wait in the outbox, so a digest survives restarts like anything else;
 // at each scheduled time the entries created before it are coalesced into
 // one digest entry in a single transaction.

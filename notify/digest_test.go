@@ -60,3 +60,34 @@ func TestDigest(t *testing.T) {
 		t.Fatalf("next digest: %+v, %v", res, err)
 	}
 }
+
+// A digest gathers news only: an alert about a feed, or crier itself,
+// goes out at once, not at the next digest time.
+func TestDigestSendsAlertsAtOnce(t *testing.T) {
+	t.Parallel()
+	clk := newFakeClock(time.Date(2026, 3, 3, 7, 30, 0, 0, time.UTC))
+	s := openTestStore(t, filepath.Join(t.TempDir(), "state.db"), clk.Now)
+	r := &recordingNotifier{}
+	d := NewDispatcher(s, map[string]Notifier{"mail": r}, DispatcherOptions{
+		Now: clk.Now, Digest: map[string]string{"mail": "CRON_TZ=UTC 0 8 * * *"}})
+	enqueueAll(t, s, "mail", feedNews("Wire", "w1")...)
+	enqueueAll(t, s, "mail", crier.Notification{Kind: crier.KindAlert, Feed: "Wire",
+		FeedURL: "https://Wire/feed", Title: "Wire is failing: HTTP 503"})
+
+	if res, err := d.Drain(context.Background()); err != nil || res != (DrainResult{Delivered: 1, Held: 1}) {
+		t.Fatalf("before the digest: %+v, %v", res, err)
+	}
+	if got := r.titles(); len(got) != 1 || got[0] != "Wire is failing: HTTP 503" {
+		t.Fatalf("sent before the digest: %q, want the alert", got)
+	}
+	clk.Set(time.Date(2026, 3, 3, 8, 0, 1, 0, time.UTC))
+	if res, err := d.Drain(context.Background()); err != nil || res != (DrainResult{Delivered: 1}) {
+		t.Fatalf("at the digest: %+v, %v", res, err)
+	}
+	r.mu.Lock()
+	dig := r.got[len(r.got)-1]
+	r.mu.Unlock()
+	if !dig.Digest || dig.Count != 1 {
+		t.Fatalf("digest = %+v, want the one item", dig)
+	}
+}

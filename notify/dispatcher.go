@@ -393,16 +393,17 @@ func (d *Dispatcher) count(l *lane) (pending, held int, err error) {
 	return pending, held, nil
 }
 
-// holds reports whether the lane keeps e back at now by design: for its
-// next digest (finished digests go), or until its quiet hours end. Urgent
-// entries are never held. The pickers and Drain's count share it.
+// holds reports whether the lane keeps e back at now by design: news for
+// its next digest (alerts and finished digests go at once), or anything
+// until its quiet hours end. Urgent entries are never held. The pickers
+// and Drain's count share it.
 func holds(l *lane, e store.Entry, now time.Time) bool {
 	n := e.Notification
 	switch {
 	case urgent(n):
 		return false
 	case l.digest != nil:
-		return !n.Digest
+		return news(n) && !n.Digest
 	case l.quiet != nil:
 		return inQuiet(l.quiet, now)
 	}

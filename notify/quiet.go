@@ -83,6 +83,12 @@ func urgent(n crier.Notification) bool {
 	return (n.Priority != nil && *n.Priority >= 1) || n.Kind == crier.KindTest
 }
 
+// news is what summaries and digests gather: items and summaries of them,
+// not alerts or tests.
+func news(n crier.Notification) bool {
+	return n.Kind == crier.KindItem || n.Kind == crier.KindSummary || n.Kind == ""
+}
+
 // pickQuiet returns the oldest urgent entry when it is due; otherwise when
 // to look again (that entry's NextTry, or the window's end).
 func (d *Dispatcher) pickQuiet(l *lane, now time.Time) (store.Entry, bool, time.Time, error) {
@@ -141,8 +147,7 @@ func (d *Dispatcher) summarise(l *lane, start, end, now time.Time) error {
 	var order []string
 	for _, e := range pending {
 		n := e.Notification
-		if urgent(n) || (n.Kind != crier.KindItem && n.Kind != crier.KindSummary && n.Kind != "") ||
-			e.Created.Before(start) || !e.Created.Before(end) {
+		if urgent(n) || !news(n) || e.Created.Before(start) || !e.Created.Before(end) {
 			continue
 		}
 		key := n.FeedURL + "\x00" + n.Feed
