@@ -87,6 +87,7 @@ func TestCrashSafety(t *testing.T) {
 	// Let a healthy run deliver the rest, then stop it gracefully.
 	push.SetFailing(0)
 	cmd := h.crierProcess("run")
+	h.waitLog(kills+1, "crier running") // SIGTERM before its handler is set would kill it
 	want := map[string]bool{}
 	for _, p := range published {
 		want[p] = true
@@ -124,6 +125,20 @@ func TestCrashSafety(t *testing.T) {
 		t.Fatalf("%d duplicate pushes after %d kills", dups, kills)
 	}
 	t.Logf("%d stories, %d kills, %d duplicates, %d requests to Pushover", len(published), kills, dups, push.Requests())
+}
+
+// waitLog waits until the children's log holds n lines containing what.
+func (h *harness) waitLog(n int, what string) {
+	h.t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		log, _ := os.ReadFile(filepath.Join(h.dir, "child.log"))
+		if strings.Count(string(log), what) >= n {
+			return
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	h.t.Fatalf("child log never said %q %d times", what, n)
 }
 
 // delivered counts accepted pushes by headline.

@@ -49,7 +49,7 @@ type daemon struct {
 
 // openDaemon opens the store and builds every part, starting nothing.
 func openDaemon(cfg *crier.Config, log *slog.Logger, env *cliEnv) (*daemon, error) {
-	st, err := store.Open(stateFile(cfg), store.Options{})
+	st, err := store.Open(stateFile(cfg), store.Options{Logger: log})
 	if err != nil {
 		return nil, err
 	}
@@ -316,11 +316,18 @@ func (d *daemon) pruneLoop(ctx context.Context) {
 		for _, f := range cfg.Feeds {
 			keep[f.FeedID()] = true
 		}
-		n, err := d.store.Prune(ctx, time.Now().Add(-cfg.Retention), keep, 1000)
+		cutoff := time.Now().Add(-cfg.Retention)
+		n, err := d.store.Prune(ctx, cutoff, keep, 1000)
 		if err != nil && ctx.Err() == nil {
 			d.log.Error("pruning seen items", "err", err)
 		} else if n > 0 {
 			d.log.Info("pruned seen items past retention", "removed", n)
+		}
+		n, err = d.store.PruneDeadLetters(ctx, cutoff, 1000)
+		if err != nil && ctx.Err() == nil {
+			d.log.Error("pruning dead letters", "err", err)
+		} else if n > 0 {
+			d.log.Info("pruned dead letters past retention", "removed", n)
 		}
 		t.Reset(pruneEvery)
 	}

@@ -234,3 +234,26 @@ func TestEditsAreNotNews(t *testing.T) {
 		t.Fatalf("edits were pushed: %v", got)
 	}
 }
+
+// TestOnceTreatsHeldAsSuccess: a notification waiting for its digest is
+// not a failure of `run --once` (cron would mail the operator every run).
+func TestOnceTreatsHeldAsSuccess(t *testing.T) {
+	t.Parallel()
+	push := pushoverfake.New()
+	defer push.Close()
+	feed := newTestFeed(t, "rss", 3)
+	h := newHarness(t, push, map[string]*testFeed{"Wire": feed})
+	h.edit("    api_url:", "    digest: \"0 0 1 1 *\"\n    api_url:") // once a year
+	if code, _, errOut := h.crier("run", "--once"); code != 0 {
+		t.Fatalf("seed: exit %d\n%s", code, errOut)
+	}
+	feed.add()
+	feed.add()
+	code, _, errOut := h.crier("run", "--once")
+	if code != 0 || !strings.Contains(errOut, "delivered 0, pending 0, held 2 for quiet hours or digests") {
+		t.Fatalf("exit %d\n%s", code, errOut)
+	}
+	if n := len(push.Messages()); n != 0 {
+		t.Errorf("%d pushes before the digest", n)
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os/signal"
 	"syscall"
 
@@ -59,6 +60,10 @@ func runOnce(ctx context.Context, env *cliEnv, d *daemon) (err error) {
 		return err
 	}
 	summary := fmt.Sprintf("polled %d feeds (%d failed), queued %d, delivered %d, pending %d", len(results), failed, queued, res.Delivered, res.Pending)
+	if res.Held > 0 {
+		// Waiting for quiet hours to end or for a digest is not a failure.
+		summary += fmt.Sprintf(", held %d for quiet hours or digests", res.Held)
+	}
 	if failed > 0 || res.Pending > 0 {
 		return &exitError{1, summary}
 	}
@@ -76,7 +81,7 @@ func storeError(err error) error {
 
 // openStore opens the configured store for the offline tools.
 func openStore(cfg *crier.Config) (*store.Store, error) {
-	st, err := store.Open(stateFile(cfg), store.Options{})
+	st, err := store.Open(stateFile(cfg), store.Options{Logger: slog.New(slog.DiscardHandler)})
 	if errors.Is(err, store.ErrLocked) {
 		return nil, &exitError{1, fmt.Sprintf("crier: the store in %s is locked: the daemon is running. Stop it first (systemctl stop crier).", cfg.StateDir)}
 	}
