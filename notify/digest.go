@@ -20,18 +20,50 @@ import (
 // digestMax caps the headlines listed in one digest; the rest are counted.
 const digestMax = 30
 
-// lastFire is the most recent time at or before now that sched fired.
+// lastFireMax bounds how far back lastFire looks (cron itself looks no
+// further than five years ahead).
+const lastFireMax = 5 * 366 * day
+
+// lastFire is the most recent time at or before now that sched fired, or
+// zero if none within lastFireMax. The gaps between fires vary (a weekday
+// schedule skips the weekend, "* * * * 1" sleeps six days), so it doubles
+// its look-back until the schedule fires by now, then bisects for the last
+// fire: a few dozen Next calls, whatever the schedule.
 func lastFire(sched cron.Schedule, now time.Time) time.Time {
-	next := sched.Next(now)
-	step := sched.Next(next).Sub(next)
-	if step <= 0 {
-		step = day
+	firesBy := func(from time.Time) bool { // the first fire after from is by now
+		t := sched.Next(from)
+		return !t.IsZero() && !t.After(now) // zero: no fire within five years
 	}
-	var last time.Time
-	for t := sched.Next(now.Add(-2 * step)); !t.After(now); t = sched.Next(t) {
-		last = t
+	back := day
+	if next := sched.Next(now); !next.IsZero() {
+		if gap := sched.Next(next).Sub(next); gap > 0 {
+			back = gap
+		}
 	}
-	return last
+	// Invariant: sched does not fire in (hi, now].
+	lo, hi := time.Time{}, now
+	for {
+		if back > lastFireMax {
+			return time.Time{}
+		}
+		from := now.Add(-back)
+		if firesBy(from) {
+			lo = from
+			break
+		}
+		hi, back = from, back*2
+	}
+	// The last fire is in (lo, hi]; fires fall on whole seconds, so once
+	// that is at most a second long, the first fire after lo is it.
+	for hi.Sub(lo) > time.Second {
+		mid := lo.Add(hi.Sub(lo) / 2)
+		if firesBy(mid) {
+			lo = mid
+		} else {
+			hi = mid
+		}
+	}
+	return sched.Next(lo)
 }
 
 // pickDigest returns the oldest entry that may go now: urgent ones and

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/crierd/crier"
+	"github.com/robfig/cron/v3"
 )
 
 func TestDigest(t *testing.T) {
@@ -89,5 +90,88 @@ func TestDigestSendsAlertsAtOnce(t *testing.T) {
 	r.mu.Unlock()
 	if !dig.Digest || dig.Count != 1 {
 		t.Fatalf("digest = %+v, want the one item", dig)
+	}
+}
+
+// countingSchedule counts the Next calls lastFire makes.
+type countingSchedule struct {
+	cron.Schedule
+	calls int
+}
+
+func (c *countingSchedule) Next(t time.Time) time.Time {
+	c.calls++
+	return c.Schedule.Next(t)
+}
+
+func TestLastFire(t *testing.T) {
+	t.Parallel()
+	// 2026-03-06 is a Friday, 2026-03-09 a Monday.
+	utc := func(s string) time.Time {
+		if s == "" {
+			return time.Time{}
+		}
+		v, err := time.Parse("2006-01-02 15:04:05", s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+	tests := []struct {
+		spec, now, want string
+	}{
+		{"0 9 * * 1-5", "2026-03-09 08:00:00", "2026-03-06 09:00:00"}, // Monday morning: Friday's
+		{"0 9 * * 1-5", "2026-03-07 12:00:00", "2026-03-06 09:00:00"}, // Saturday
+		{"0 9 * * 1-5", "2026-03-09 09:00:00", "2026-03-09 09:00:00"}, // at the time itself
+		{"0 9 * * 1-5", "2026-03-10 08:59:59", "2026-03-09 09:00:00"},
+		{"0 8 * * *", "2026-03-03 07:30:00", "2026-03-02 08:00:00"},
+		{"0 9 1 * *", "2026-03-15 00:00:00", "2026-03-01 09:00:00"},
+		{"* * * * 1", "2026-03-10 08:00:00", "2026-03-09 23:59:00"}, // dense, then a 6-day gap
+		{"*/5 * * * *", "2026-03-10 08:07:30", "2026-03-10 08:05:00"},
+		{"0 0 30 2 *", "2026-03-10 08:00:00", ""}, // never fires
+	}
+	for _, tc := range tests {
+		sched, err := cron.ParseStandard("CRON_TZ=UTC " + tc.spec)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c := &countingSchedule{Schedule: sched}
+		if got := lastFire(c, utc(tc.now)); !got.Equal(utc(tc.want)) {
+			t.Errorf("%q at %s: last fire %v, want %s", tc.spec, tc.now, got, tc.want)
+		}
+		if c.calls > 80 {
+			t.Errorf("%q at %s: %d Next calls for one look-up", tc.spec, tc.now, c.calls)
+		}
+	}
+	// A schedule every minute stays cheap: pick runs this on every step.
+	sched, err := cron.ParseStandard("@every 1m")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &countingSchedule{Schedule: sched}
+	now := utc("2026-03-10 08:00:00")
+	if got := lastFire(c, now); got.After(now) || got.Before(now.Add(-time.Minute)) || c.calls > 80 {
+		t.Errorf("@every 1m: last fire %v after %d Next calls", got, c.calls)
+	}
+}
+
+// Items queued before Friday's weekday digest and not sent by Monday
+// morning (the machine was off) go out as Friday's digest on Monday, not
+// only at Monday's digest time.
+func TestDigestAcrossTheWeekend(t *testing.T) {
+	t.Parallel()
+	clk := newFakeClock(time.Date(2026, 3, 6, 8, 0, 0, 0, time.UTC)) // Friday
+	s := openTestStore(t, filepath.Join(t.TempDir(), "state.db"), clk.Now)
+	r := &recordingNotifier{}
+	d := NewDispatcher(s, map[string]Notifier{"mail": r}, DispatcherOptions{
+		Now: clk.Now, Digest: map[string]string{"mail": "CRON_TZ=UTC 0 9 * * 1-5"}})
+	enqueueAll(t, s, "mail", feedNews("Wire", "w1", "w2")...)
+
+	clk.Set(time.Date(2026, 3, 9, 8, 0, 0, 0, time.UTC)) // Monday, before its digest
+	if res, err := d.Drain(context.Background()); err != nil || res != (DrainResult{Delivered: 1}) {
+		t.Fatalf("Monday 08:00: %+v, %v; want Friday's digest delivered", res, err)
+	}
+	if got := r.titles(); len(got) != 1 || got[0] != "2 new headlines from Wire" {
+		t.Fatalf("sent %q", got)
 	}
 }
