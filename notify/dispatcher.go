@@ -295,8 +295,8 @@ type DrainResult struct {
 	// Pending entries are still due or failing: backing off, parked,
 	// behind a stuck send, or not attempted.
 	Pending int
-	// Held entries wait by design: for quiet hours to end, or for the
-	// next digest. They are neither urgent nor a finished digest.
+	// Held entries wait by design: non-urgent ones until quiet hours
+	// end, or news (items, summaries) for the next digest. See holds.
 	Held int
 }
 
