@@ -195,6 +195,12 @@ func (l *loader) notifier(n *yaml.Node, field, stateDir string) (NotifierConfig,
 			}
 		case "digest":
 			if v, ok := l.schedule(e.v, fk); ok {
+				if strings.Contains(v, "@every") {
+					// @every counts from whenever it is asked, so it has
+					// no fixed times to gather news until.
+					l.errf(e.v, fk, "a digest needs calendar times (e.g. \"0 8 * * *\"), not @every")
+					continue
+				}
 				nc.Digest = v
 				digestNode = e.v
 			}

@@ -311,7 +311,11 @@ feeds:
   - type: console
     quiet_hours: {from: "22:00", to: "07:00"}
     digest: "0 3 * * *"
-`, []string{`:4: notifiers[0].digest: digest and quiet_hours cannot be combined`}},
+  - name: often
+    type: console
+    digest: "@every 1h"
+`, []string{`:4: notifiers[0].digest: digest and quiet_hours cannot be combined`,
+			`:7: notifiers[1].digest: a digest needs calendar times`}},
 		{"pushover emergency", `notifiers:
   - type: pushover
     token: t
