@@ -74,7 +74,7 @@ func (h *handler) apiFeeds(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, struct {
-		Feeds []feedView `json:"feeds"`
+		Feeds []FeedView `json:"feeds"`
 	}{fv})
 }
 

@@ -25,14 +25,19 @@ type Store interface {
 	Redeliver(ids ...uint64) (int, error)
 }
 
-// Daemon is the running daemon, as the listener sees it.
-type Daemon interface {
+// Schedule is what the feed table needs: the feeds and when they are due.
+type Schedule interface {
 	// Feeds returns the configured feeds. It is called per request, so a
 	// reload shows at once.
 	Feeds() []crier.Feed
 	// NextPoll is when the feed with this ID (crier.Feed.FeedID) is next
 	// due; zero if it is not scheduled.
 	NextPoll(feedID string) time.Time
+}
+
+// Daemon is the running daemon, as the listener sees it.
+type Daemon interface {
+	Schedule
 	// PollNow polls the named feed at once, ignoring its backoff
 	// (feeds.Scheduler.PollNow).
 	PollNow(ctx context.Context, name string) (feeds.Result, error)

@@ -30,7 +30,7 @@ type pageData struct {
 	Now         time.Time
 	Healthy     bool
 	Reason      string
-	Feeds       []feedView
+	Feeds       []FeedView
 	Failing     int
 	Recent      []store.Recent
 	Queues      []queueView

@@ -33,8 +33,8 @@ func (t jsonTime) MarshalJSON() ([]byte, error) {
 	return json.Marshal(time.Time(t).Format(time.RFC3339))
 }
 
-// feedView is one feed as /api/feeds and the status page show it.
-type feedView struct {
+// FeedView is one feed as /api/feeds and the status page show it.
+type FeedView struct {
 	Name         string   `json:"name"`
 	URL          string   `json:"url"`
 	Schedule     string   `json:"schedule"`
@@ -58,17 +58,23 @@ type feedView struct {
 	Items        int      `json:"items"` // items in the last fetch
 }
 
-func (h *handler) feedViews(now time.Time) ([]feedView, error) {
-	states, err := h.opt.Store.FeedStates()
+func (h *handler) feedViews(now time.Time) ([]FeedView, error) {
+	return Feeds(h.opt.Store, h.opt.Daemon, now)
+}
+
+// Feeds is every configured feed as /api/feeds shows it, sorted by name.
+// `crier status` uses it directly when the daemon is not running.
+func Feeds(s Store, d Schedule, now time.Time) ([]FeedView, error) {
+	states, err := s.FeedStates()
 	if err != nil {
 		return nil, err
 	}
 	today := now.Local().Format(time.DateOnly)
-	configured := h.opt.Daemon.Feeds()
-	out := make([]feedView, 0, len(configured))
+	configured := d.Feeds()
+	out := make([]FeedView, 0, len(configured))
 	for _, f := range configured {
 		st := states[f.FeedID()]
-		v := feedView{
+		v := FeedView{
 			Name: f.Name, URL: f.URL, Schedule: f.Schedule, Title: st.Title, Link: st.Link,
 			LastPoll: jsonTime(st.LastPoll), LastSuccess: jsonTime(st.LastSuccess),
 			LastError: st.LastError, LastStatus: st.LastStatus, Failures: st.Failures,
@@ -83,11 +89,11 @@ func (h *handler) feedViews(now time.Time) ([]feedView, error) {
 		}
 		v.Status, v.StatusText = feedStatus(st, now)
 		if !st.Gone {
-			v.NextPoll = jsonTime(nextFetch(f, st, h.opt.Daemon.NextPoll(f.FeedID()), now))
+			v.NextPoll = jsonTime(nextFetch(f, st, d.NextPoll(f.FeedID()), now))
 		}
 		out = append(out, v)
 	}
-	slices.SortFunc(out, func(a, b feedView) int {
+	slices.SortFunc(out, func(a, b FeedView) int {
 		return cmp.Or(cmp.Compare(strings.ToLower(a.Name), strings.ToLower(b.Name)), cmp.Compare(a.Name, b.Name))
 	})
 	return out, nil
