@@ -9,7 +9,6 @@ import (
 	"strings"
 	"text/template"
 	"time"
-	"unicode/utf8"
 
 	"github.com/robfig/cron/v3"
 )
@@ -147,7 +146,7 @@ func TemplateFuncs() template.FuncMap {
 		"lower":    strings.ToLower,
 		"upper":    strings.ToUpper,
 		"trim":     strings.TrimSpace,
-		"truncate": truncateRunes,
+		"truncate": func(max int, s string) string { return Truncate(s, max) },
 		"join":     func(sep string, list []string) string { return strings.Join(list, sep) },
 		"date": func(layout string, t time.Time) string {
 			if t.IsZero() {
@@ -157,26 +156,6 @@ func TemplateFuncs() template.FuncMap {
 		},
 		"html": html.EscapeString,
 	}
-}
-
-// truncateRunes shortens s to at most max runes, ending with "…" when it
-// cut something; it never splits a character.
-func truncateRunes(max int, s string) string {
-	s = strings.ToValidUTF8(s, "\uFFFD")
-	if max <= 0 {
-		return ""
-	}
-	if utf8.RuneCountInString(s) <= max {
-		return s
-	}
-	n := 0
-	for i := range s {
-		if n == max-1 {
-			return strings.TrimRight(s[:i], " \t\n") + "…"
-		}
-		n++
-	}
-	return s
 }
 
 // parseTemplate checks a template the way notifiers will parse it.

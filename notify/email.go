@@ -131,7 +131,7 @@ func (e *Email) subject(n crier.Notification, text Rendered) string {
 	if n.Kind == crier.KindItem && e.cfg.TitleTemplate == "" {
 		s = joinNonEmpty(": ", text.Title, sanitize(renderHeadline(n)))
 	}
-	return Truncate(collapse(s), emailMaxSubject)
+	return crier.Truncate(collapse(s), emailMaxSubject)
 }
 
 // bodies returns the plain and HTML text. Without a message template the
@@ -156,7 +156,7 @@ func (e *Email) bodies(n crier.Notification, text Rendered) (plain, htm string) 
 	case e.cfg.MessageTemplate == "" && n.Kind == crier.KindItem:
 		para(sanitize(renderHeadline(n)))
 		if collapse(n.Title) != "" {
-			para(sanitize(Truncate(strings.TrimSpace(n.Summary), emailMaxBody)))
+			para(sanitize(crier.Truncate(strings.TrimSpace(n.Summary), emailMaxBody)))
 		}
 		link(n.Link)
 	case e.cfg.MessageTemplate == "" && n.Kind == crier.KindSummary && len(n.Items) > 0:
@@ -182,7 +182,7 @@ func (e *Email) bodies(n crier.Notification, text Rendered) (plain, htm string) 
 			p.WriteString("\n")
 		}
 	default:
-		para(Truncate(text.Message, emailMaxBody))
+		para(crier.Truncate(text.Message, emailMaxBody))
 		link(n.Link)
 	}
 	return p.String(), "<!DOCTYPE html>\n<html><body>\n" + h.String() + "</body></html>\n"

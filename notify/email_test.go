@@ -42,7 +42,7 @@ func TestEmailItem(t *testing.T) {
 	}
 	msg := m.Only(t, "Grüße 1")
 
-	wantSubject := Truncate("Go Blog: "+collapse(n.Title), emailMaxSubject)
+	wantSubject := crier.Truncate("Go Blog: "+collapse(n.Title), emailMaxSubject)
 	if msg.Subject != wantSubject {
 		t.Errorf("subject %q\nwant    %q", msg.Subject, wantSubject)
 	}

@@ -62,8 +62,8 @@ func (g *Gotify) Send(ctx context.Context, n crier.Notification) error {
 		return err
 	}
 	msg := gotifyMessage{
-		Title:    Truncate(text.Title, gotifyMaxTitle),
-		Message:  Truncate(text.Message, gotifyMaxMessage),
+		Title:    crier.Truncate(text.Title, gotifyMaxTitle),
+		Message:  crier.Truncate(text.Message, gotifyMaxMessage),
 		Priority: gotifyPriority(effectivePriority(g.cfg, n)),
 		Extras: map[string]any{
 			// Plain text: a headline must not be rendered as markdown.

@@ -89,7 +89,7 @@ func (t *Ntfy) Send(ctx context.Context, n crier.Notification) error {
 	}
 	msg := ntfyMessage{
 		Topic:    t.topic,
-		Title:    Truncate(text.Title, ntfyMaxTitle),
+		Title:    crier.Truncate(text.Title, ntfyMaxTitle),
 		Message:  truncateBytes(text.Message, ntfyMaxMessageBytes),
 		Click:    webLink(n.Link),
 		Priority: ntfyPriority(effectivePriority(t.cfg, n)),
@@ -97,7 +97,7 @@ func (t *Ntfy) Send(ctx context.Context, n crier.Notification) error {
 	}
 	if strings.TrimSpace(msg.Message) == "" {
 		// ntfy would publish the word "triggered".
-		msg.Message = Truncate(text.Title, ntfyMaxTitle)
+		msg.Message = crier.Truncate(text.Title, ntfyMaxTitle)
 	}
 	var h http.Header
 	if t.auth != "" {

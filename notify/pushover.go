@@ -264,15 +264,15 @@ func (p *Pushover) message(n crier.Notification) (*pushover.Message, error) {
 	if strings.TrimSpace(text.Message) == "" {
 		text.Message = text.Title
 	}
-	m.Title = Truncate(text.Title, pushover.MessageTitleMaxLength)
-	m.Message = Truncate(text.Message, pushover.MessageMaxLength)
-	m.URL = Truncate(sanitize(m.URL), pushover.MessageURLMaxLength)
+	m.Title = crier.Truncate(text.Title, pushover.MessageTitleMaxLength)
+	m.Message = crier.Truncate(text.Message, pushover.MessageMaxLength)
+	m.URL = crier.Truncate(sanitize(m.URL), pushover.MessageURLMaxLength)
 	head := renderHeadline(n)
 	if n.Kind == crier.KindSummary {
 		head = text.Title
 	}
 	if m.URL != "" && head != "" {
-		m.URLTitle = Truncate(sanitize(head), pushover.MessageURLTitleMaxLength)
+		m.URLTitle = crier.Truncate(sanitize(head), pushover.MessageURLTitleMaxLength)
 	}
 	return m, nil
 }
@@ -394,5 +394,5 @@ func pushoverDetail(r pushover.Response, body []byte) string {
 		}
 		return d
 	}
-	return Truncate(collapse(string(body)), 200)
+	return crier.Truncate(collapse(string(body)), 200)
 }

@@ -178,7 +178,7 @@ func renderSummaryLines(n crier.Notification, limit int) []string {
 	return lines
 }
 
-func excerpt(s string) string { return Truncate(collapse(s), excerptRunes) }
+func excerpt(s string) string { return crier.Truncate(collapse(s), excerptRunes) }
 
 // collapse turns every whitespace run into one space.
 func collapse(s string) string { return strings.Join(strings.Fields(s), " ") }

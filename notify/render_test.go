@@ -213,7 +213,7 @@ func lastAccepted[M any](t *testing.T, msgs []M) M {
 func noBidi(t *testing.T, where, s string) {
 	t.Helper()
 	if strings.ContainsAny(s, "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069") || !utf8.ValidString(s) {
-		t.Errorf("%s carries bidi controls or invalid UTF-8: %q", where, Truncate(s, 80))
+		t.Errorf("%s carries bidi controls or invalid UTF-8: %q", where, crier.Truncate(s, 80))
 	}
 }
 

@@ -238,4 +238,4 @@ func doJSON(ctx context.Context, client *http.Client, what, method, target strin
 }
 
 // replySnippet is a reply body fit for an error message.
-func replySnippet(b []byte) string { return Truncate(collapse(string(b)), 200) }
+func replySnippet(b []byte) string { return crier.Truncate(collapse(string(b)), 200) }

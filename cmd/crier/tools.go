@@ -85,7 +85,7 @@ func cmdDeadLetters(_ context.Context, env *cliEnv, args []string) error {
 	fmt.Fprintln(tw, "ID\tTIME\tNOTIFIER\tFEED\tTITLE\tERROR")
 	for _, d := range dead {
 		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\n", d.ID, d.DiedAt.Local().Format("2006-01-02 15:04"), d.Notifier,
-			d.Notification.Feed, notify.Truncate(d.Notification.Title, 60), notify.Truncate(d.Reason, 80))
+			d.Notification.Feed, crier.Truncate(d.Notification.Title, 60), crier.Truncate(d.Reason, 80))
 	}
 	return tw.Flush()
 }
