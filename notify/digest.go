@@ -88,20 +88,8 @@ func (d *Dispatcher) pickDigest(l *lane, now time.Time) (store.Entry, bool, time
 			return store.Entry{}, false, time.Time{}, fmt.Errorf("notifier %s: outbox entries: %w", l.name, err)
 		}
 	}
-	wake := l.digest.Next(now)
-	for _, e := range pending {
-		if holds(l, e, now) {
-			continue
-		}
-		if e.NextTry.After(now) {
-			if e.NextTry.Before(wake) {
-				wake = e.NextTry
-			}
-			return store.Entry{}, false, wake, nil
-		}
-		return e, true, time.Time{}, nil
-	}
-	return store.Entry{}, false, wake, nil
+	e, ok, wake := firstUnheld(l, pending, now, l.digest.Next(now))
+	return e, ok, wake, nil
 }
 
 // coalesceDigest replaces held entries by one digest: grouped by feed,

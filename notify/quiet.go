@@ -97,6 +97,14 @@ func (d *Dispatcher) pickQuiet(l *lane, now time.Time) (store.Entry, bool, time.
 	if err != nil {
 		return store.Entry{}, false, time.Time{}, fmt.Errorf("notifier %s: outbox entries: %w", l.name, err)
 	}
+	e, ok, wake := firstUnheld(l, pending, now, wake)
+	return e, ok, wake, nil
+}
+
+// firstUnheld returns the oldest entry that is not held, if it is due;
+// otherwise when to look again: its NextTry, or wake when that is sooner
+// (the end of the quiet window, the next digest).
+func firstUnheld(l *lane, pending []store.Entry, now, wake time.Time) (store.Entry, bool, time.Time) {
 	for _, e := range pending {
 		if holds(l, e, now) {
 			continue
@@ -105,11 +113,11 @@ func (d *Dispatcher) pickQuiet(l *lane, now time.Time) (store.Entry, bool, time.
 			if e.NextTry.Before(wake) {
 				wake = e.NextTry
 			}
-			return store.Entry{}, false, wake, nil
+			return store.Entry{}, false, wake
 		}
-		return e, true, time.Time{}, nil
+		return e, true, time.Time{}
 	}
-	return store.Entry{}, false, wake, nil
+	return store.Entry{}, false, wake
 }
 
 // release runs once after each window: the entries queued during it are
