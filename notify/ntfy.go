@@ -2,6 +2,7 @@ package notify
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -62,9 +63,7 @@ func NewNtfy(cfg crier.NotifierConfig, client *http.Client) (*Ntfy, error) {
 	case token != "":
 		n.auth = "Bearer " + token
 	case user != "":
-		req, _ := http.NewRequest(http.MethodPost, n.endpoint, nil)
-		req.SetBasicAuth(user, pass)
-		n.auth = req.Header.Get("Authorization")
+		n.auth = "Basic " + base64.StdEncoding.EncodeToString([]byte(user+":"+pass))
 	}
 	return n, nil
 }

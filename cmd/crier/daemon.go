@@ -273,7 +273,10 @@ func (d *daemon) healthy(now time.Time) (bool, string) {
 
 // status is the one-line summary systemd shows.
 func (d *daemon) status() string {
-	states, _ := d.store.FeedStates()
+	states, err := d.store.FeedStates()
+	if err != nil {
+		return "store unreadable: " + err.Error()
+	}
 	failing := 0
 	var last time.Time
 	for _, st := range states {
@@ -284,7 +287,10 @@ func (d *daemon) status() string {
 			last = st.LastPoll
 		}
 	}
-	counts, _ := d.store.OutboxCounts()
+	counts, err := d.store.OutboxCounts()
+	if err != nil {
+		return "store unreadable: " + err.Error()
+	}
 	queued := 0
 	for _, n := range counts {
 		queued += n
