@@ -33,8 +33,7 @@ type Rendered struct {
 //
 // title_template and message_template are text/template templates (with
 // crier.TemplateFuncs: lower, upper, trim, truncate, join, date, html,
-// json)
-// executed over the crier.Notification. The fields are:
+// json) executed over the crier.Notification. The fields are:
 //
 //	.Kind        "item", "summary", "test" or "alert"
 //	.Feed        feed name          .FeedURL  feed URL as configured
