@@ -254,9 +254,12 @@ func (p *Pushover) message(n crier.Notification) (*pushover.Message, error) {
 	if err != nil {
 		return nil, err
 	}
-	m.URL = n.Link
+	// Only http(s) links, as every service gets: the phone opens url
+	// when the notification is tapped, so javascript: or data: must not
+	// get there.
+	m.URL = webLink(n.Link)
 	if n.Kind == crier.KindSummary && m.URL == "" {
-		m.URL = n.FeedLink
+		m.URL = webLink(n.FeedLink)
 	}
 	if text.Title == "" {
 		text.Title = "crier"
