@@ -84,9 +84,8 @@ var (
 // NewPushover builds a Pushover notifier from its config. client may be
 // nil (a plain client is used; every send is still bounded by the timeout).
 func NewPushover(cfg crier.NotifierConfig, client *http.Client, log *slog.Logger) (*Pushover, error) {
-	if client == nil {
-		client = &http.Client{}
-	}
+	// No timeout of its own: every send is bounded by ctx.
+	client = svcClient(client, 0)
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
@@ -198,6 +197,9 @@ func (p *Pushover) Send(ctx context.Context, n crier.Notification) error {
 		return Temporary(fmt.Errorf("notifier %s: pushover: %w", p.name, err), 0)
 	}
 	defer resp.Body.Close()
+	if resp.StatusCode >= 300 && resp.StatusCode < 400 {
+		return redirectError("notifier "+p.name+": pushover", resp)
+	}
 	body, err := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
 	if err != nil && resp.StatusCode == http.StatusOK {
 		// The status line said OK; a cut body does not undo the delivery.
