@@ -43,8 +43,9 @@ func newBase(cfg crier.NotifierConfig, defaultTimeout time.Duration) (base, erro
 // service is a notifier that speaks JSON (mostly) over HTTP to a service.
 type service struct {
 	base
-	what   string // "notifier NAME (kind)": how every error names it
-	client *http.Client
+	what    string // "notifier NAME (kind)": how every error names it
+	client  *http.Client
+	secrets secrets // masked in every error that quotes the service
 }
 
 // newService builds the shared part of an HTTP notifier of the given
@@ -55,7 +56,12 @@ func newService(cfg crier.NotifierConfig, client *http.Client, kind string, defa
 	if err != nil {
 		return service{}, err
 	}
-	return service{base: b, what: "notifier " + cfg.Name + " (" + kind + ")", client: svcClient(client, b.timeout)}, nil
+	return service{
+		base:    b,
+		what:    "notifier " + cfg.Name + " (" + kind + ")",
+		client:  svcClient(client, b.timeout),
+		secrets: configSecrets(cfg),
+	}, nil
 }
 
 // exchange sends body to target under the notifier's timeout and returns
@@ -64,7 +70,8 @@ func newService(cfg crier.NotifierConfig, client *http.Client, kind string, defa
 func (s *service) exchange(ctx context.Context, method, target string, header http.Header, body []byte) (httpReply, error) {
 	ctx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
-	return doJSON(ctx, s.client, s.what, method, target, header, body)
+	reply, err := doJSON(ctx, s.client, s.what, method, target, header, body)
+	return reply, s.secrets.scrubErr(err)
 }
 
 // explainer reads a service's error reply body: the detail worth quoting
@@ -83,11 +90,11 @@ func (s *service) post(ctx context.Context, method, target string, header http.H
 	if reply.Status >= 200 && reply.Status < 300 {
 		return nil
 	}
-	detail, retry := replySnippet(reply.Body), RetryAfter(reply.Header, time.Now())
+	detail, retry := s.snippet(reply.Body), RetryAfter(reply.Header, time.Now())
 	if explain != nil {
 		d, r := explain(reply.Body)
 		if d != "" {
-			detail = d
+			detail = s.secrets.scrub(d)
 		}
 		if r > 0 {
 			retry = r
@@ -261,3 +268,7 @@ func doJSON(ctx context.Context, client *http.Client, what, method, target strin
 
 // replySnippet is a reply body fit for an error message.
 func replySnippet(b []byte) string { return crier.Truncate(collapse(string(b)), 200) }
+
+// snippet is a reply body fit for an error message, the notifier's
+// secrets masked before it is cut.
+func (s *service) snippet(b []byte) string { return replySnippet([]byte(s.secrets.scrub(string(b)))) }
