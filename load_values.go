@@ -140,7 +140,7 @@ func ValidSchedule(spec string) (err error) {
 
 // TemplateFuncs are the functions notifier templates may use. Argument
 // order suits pipelines: {{.Title | truncate 80}}, {{.Categories | join ", "}},
-// {{.Published | date "2006-01-02"}}.
+// {{.Published | date "2006-01-02"}}, {"text": {{json .Title}}}.
 func TemplateFuncs() template.FuncMap {
 	return template.FuncMap{
 		"lower":    strings.ToLower,
@@ -155,6 +155,7 @@ func TemplateFuncs() template.FuncMap {
 			return t.Format(layout)
 		},
 		"html": html.EscapeString,
+		"json": templateJSON,
 	}
 }
 

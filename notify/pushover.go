@@ -3,6 +3,7 @@ package notify
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -36,7 +37,8 @@ type Pushover struct {
 	name     string
 	client   *http.Client
 	log      *slog.Logger
-	endpoint string // …/messages.json
+	secrets  secrets // token and user key, masked in errors
+	endpoint string  // …/messages.json
 	token    string
 	user     string
 	sound    string
@@ -84,9 +86,8 @@ var (
 // NewPushover builds a Pushover notifier from its config. client may be
 // nil (a plain client is used; every send is still bounded by the timeout).
 func NewPushover(cfg crier.NotifierConfig, client *http.Client, log *slog.Logger) (*Pushover, error) {
-	if client == nil {
-		client = &http.Client{}
-	}
+	// No timeout of its own: every send is bounded by ctx.
+	client = svcClient(client, 0)
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
@@ -100,6 +101,7 @@ func NewPushover(cfg crier.NotifierConfig, client *http.Client, log *slog.Logger
 		device:   cfg.Option("device", ""),
 		priority: cfg.Priority,
 		now:      time.Now,
+		secrets:  configSecrets(cfg),
 	}
 	fail := func(err error) (*Pushover, error) {
 		return nil, fmt.Errorf("notifier %s: %w", cfg.Name, err)
@@ -176,6 +178,11 @@ func (p *Pushover) Quota() (limit, remaining int, reset time.Time, known bool) {
 // Send pushes one notification. It never fails for length: every field is
 // cut to the API's limit.
 func (p *Pushover) Send(ctx context.Context, n crier.Notification) error {
+	// The last line of defence: detail masks replies before cutting them.
+	return p.secrets.scrubErr(p.send(ctx, n))
+}
+
+func (p *Pushover) send(ctx context.Context, n crier.Notification) error {
 	if until, ok := p.exhausted(); ok {
 		return Parked(fmt.Errorf("notifier %s: pushover monthly quota used up until %s",
 			p.name, until.Format(time.RFC3339)), until)
@@ -195,9 +202,17 @@ func (p *Pushover) Send(ctx context.Context, n crier.Notification) error {
 	req.Header.Set("User-Agent", "crier/"+crier.Version+" (+"+crier.ProjectURL+")")
 	resp, err := p.client.Do(req)
 	if err != nil {
+		// Like every service: say what failed, not the URL.
+		var uerr *url.Error
+		if errors.As(err, &uerr) {
+			err = uerr.Err
+		}
 		return Temporary(fmt.Errorf("notifier %s: pushover: %w", p.name, err), 0)
 	}
 	defer resp.Body.Close()
+	if resp.StatusCode >= 300 && resp.StatusCode < 400 {
+		return redirectError("notifier "+p.name+": pushover", resp)
+	}
 	body, err := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
 	if err != nil && resp.StatusCode == http.StatusOK {
 		// The status line said OK; a cut body does not undo the delivery.
@@ -221,14 +236,14 @@ func (p *Pushover) Send(ctx context.Context, n crier.Notification) error {
 	case resp.StatusCode == http.StatusTooManyRequests:
 		until := p.parkUntil(limit, limitErr == nil)
 		return Parked(fmt.Errorf("notifier %s: pushover refused the message, monthly quota used up (HTTP 429: %s)",
-			p.name, pushoverDetail(r, body)), until)
+			p.name, p.detail(r, body)), until)
 	case resp.StatusCode == http.StatusOK:
 		// 200 with status != 1 is not documented; the request was read and
 		// refused, so repeating it cannot help.
-		return Permanent(fmt.Errorf("notifier %s: pushover: status %d: %s", p.name, r.Status, pushoverDetail(r, body)))
+		return Permanent(fmt.Errorf("notifier %s: pushover: status %d: %s", p.name, r.Status, p.detail(r, body)))
 	case resp.StatusCode >= 400:
 		return HTTPStatusError("notifier "+p.name+": pushover", resp.StatusCode,
-			pushoverDetail(r, body), RetryAfter(resp.Header, p.now()))
+			p.detail(r, body), RetryAfter(resp.Header, p.now()))
 	}
 	return Temporary(fmt.Errorf("notifier %s: pushover: unexpected HTTP %d", p.name, resp.StatusCode), 0)
 }
@@ -254,9 +269,12 @@ func (p *Pushover) message(n crier.Notification) (*pushover.Message, error) {
 	if err != nil {
 		return nil, err
 	}
-	m.URL = n.Link
+	// Only http(s) links, as every service gets: the phone opens url
+	// when the notification is tapped, so javascript: or data: must not
+	// get there.
+	m.URL = webLink(n.Link)
 	if n.Kind == crier.KindSummary && m.URL == "" {
-		m.URL = n.FeedLink
+		m.URL = webLink(n.FeedLink)
 	}
 	if text.Title == "" {
 		text.Title = "crier"
@@ -386,13 +404,17 @@ func (p *Pushover) parkUntil(l pushover.Limit, fromHeaders bool) time.Time {
 	return now.Add(pushoverParkFallback)
 }
 
-func pushoverDetail(r pushover.Response, body []byte) string {
+// detail is what an error quotes of a refusal: the API's errors, else
+// the start of the body. The API quotes the application token in some
+// errors ("application … has exceeded its monthly message limit"), so
+// the secrets are masked before the body is cut.
+func (p *Pushover) detail(r pushover.Response, body []byte) string {
 	if len(r.Errors) > 0 {
 		d := strings.Join(r.Errors, "; ")
 		if r.ID != "" {
 			d += " (request " + r.ID + ")"
 		}
-		return d
+		return p.secrets.scrub(d)
 	}
-	return crier.Truncate(collapse(string(body)), 200)
+	return crier.Truncate(collapse(p.secrets.scrub(string(body))), 200)
 }

@@ -323,3 +323,41 @@ func TestNewPushoverRejectsBadConfig(t *testing.T) {
 		t.Fatalf("valid config: %v", err)
 	}
 }
+
+// TestPushoverLinkFilter: Pushover gets the same http(s)-only click target
+// as every other service; a javascript: or data: link never reaches the
+// phone, and neither does a link title for a link that was dropped.
+func TestPushoverLinkFilter(t *testing.T) {
+	t.Parallel()
+	fake := pushoverfake.New()
+	defer fake.Close()
+	p := newTestPushover(t, fake, nil)
+	tests := []struct {
+		name, link, feedLink string
+		kind                 string
+		want                 string
+	}{
+		{"javascript", "javascript:alert(document.cookie)", "", crier.KindItem, ""},
+		{"javascript in capitals with spaces", "  JavaScript:alert(1)", "", crier.KindItem, ""},
+		{"data", "data:text/html,<script>alert(1)</script>", "", crier.KindItem, ""},
+		{"file", "file:///etc/passwd", "", crier.KindItem, ""},
+		{"relative", "/2026/05/story", "", crier.KindItem, ""},
+		{"summary's feed link", "", "javascript:alert(1)", crier.KindSummary, ""},
+		{"https stays", "https://example.com/a b", "", crier.KindItem, "https://example.com/a%20b"},
+		{"http stays", "http://example.com/x", "", crier.KindItem, "http://example.com/x"},
+	}
+	for i, tc := range tests {
+		n := crier.Notification{Kind: tc.kind, Feed: "F", Title: "Headline", Link: tc.link, FeedLink: tc.feedLink, Count: 1,
+			Items: []crier.Headline{{Title: "Headline"}}}
+		if err := p.Send(context.Background(), n); err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		m := fake.Messages()[i]
+		if m.URL != tc.want {
+			t.Errorf("%s: url %q, want %q", tc.name, m.URL, tc.want)
+		}
+		if tc.want == "" && m.URLTitle != "" {
+			t.Errorf("%s: url_title %q without a url", tc.name, m.URLTitle)
+		}
+	}
+}

@@ -32,8 +32,8 @@ type Rendered struct {
 // An item without a title is announced by a summary excerpt, else its link.
 //
 // title_template and message_template are text/template templates (with
-// crier.TemplateFuncs: lower, upper, trim, truncate, join, date, html)
-// executed over the crier.Notification. The fields are:
+// crier.TemplateFuncs: lower, upper, trim, truncate, join, date, html,
+// json) executed over the crier.Notification. The fields are:
 //
 //	.Kind        "item", "summary", "test" or "alert"
 //	.Feed        feed name          .FeedURL  feed URL as configured

@@ -43,8 +43,9 @@ func newBase(cfg crier.NotifierConfig, defaultTimeout time.Duration) (base, erro
 // service is a notifier that speaks JSON (mostly) over HTTP to a service.
 type service struct {
 	base
-	what   string // "notifier NAME (kind)": how every error names it
-	client *http.Client
+	what    string // "notifier NAME (kind)": how every error names it
+	client  *http.Client
+	secrets secrets // masked in every error that quotes the service
 }
 
 // newService builds the shared part of an HTTP notifier of the given
@@ -55,15 +56,22 @@ func newService(cfg crier.NotifierConfig, client *http.Client, kind string, defa
 	if err != nil {
 		return service{}, err
 	}
-	return service{base: b, what: "notifier " + cfg.Name + " (" + kind + ")", client: svcClient(client, b.timeout)}, nil
+	return service{
+		base:    b,
+		what:    "notifier " + cfg.Name + " (" + kind + ")",
+		client:  svcClient(client, b.timeout),
+		secrets: configSecrets(cfg),
+	}, nil
 }
 
 // exchange sends body to target under the notifier's timeout and returns
-// the reply unjudged; a transport failure comes back already classified.
+// the reply unjudged; a transport failure or a redirect comes back
+// already classified.
 func (s *service) exchange(ctx context.Context, method, target string, header http.Header, body []byte) (httpReply, error) {
 	ctx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
-	return doJSON(ctx, s.client, s.what, method, target, header, body)
+	reply, err := doJSON(ctx, s.client, s.what, method, target, header, body)
+	return reply, s.secrets.scrubErr(err)
 }
 
 // explainer reads a service's error reply body: the detail worth quoting
@@ -82,11 +90,11 @@ func (s *service) post(ctx context.Context, method, target string, header http.H
 	if reply.Status >= 200 && reply.Status < 300 {
 		return nil
 	}
-	detail, retry := replySnippet(reply.Body), RetryAfter(reply.Header, time.Now())
+	detail, retry := s.snippet(reply.Body), RetryAfter(reply.Header, time.Now())
 	if explain != nil {
 		d, r := explain(reply.Body)
 		if d != "" {
-			detail = d
+			detail = s.secrets.scrub(d)
 		}
 		if r > 0 {
 			retry = r
@@ -179,12 +187,30 @@ func redactURL(raw string) string {
 	return u.Scheme + "://" + u.Host + "/…"
 }
 
-// svcClient returns client, or a plain client bounded by timeout.
+// svcClient returns a copy of client (or a plain client bounded by
+// timeout) that never follows a redirect. Followed, a 301/302/303 turns
+// the POST into a GET whose 200 would count as delivered while the
+// message is lost, and a 307/308 re-sends the body, and headers such as
+// X-Gotify-Key, to wherever the Location points.
 func svcClient(client *http.Client, timeout time.Duration) *http.Client {
+	c := http.Client{Timeout: timeout}
 	if client != nil {
-		return client
+		c = *client
 	}
-	return &http.Client{Timeout: timeout}
+	c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	return &c
+}
+
+// redirectError is the failure of a send answered with a 3xx. It is
+// permanent: the configured URL is not where the service is, and a retry
+// would be redirected the same way. The target is shown as scheme://host
+// only, since its path may echo a webhook token.
+func redirectError(what string, resp *http.Response) error {
+	to := "a missing Location"
+	if loc, err := resp.Location(); err == nil {
+		to = redactURL(loc.String())
+	}
+	return Permanent(fmt.Errorf("%s: redirected to %s (HTTP %d): fix the URL", what, to, resp.StatusCode))
 }
 
 // replyLimit bounds how much of a reply body is read.
@@ -226,6 +252,9 @@ func doJSON(ctx context.Context, client *http.Client, what, method, target strin
 		return httpReply{}, Temporary(fmt.Errorf("%s: %w", what, err), 0)
 	}
 	defer resp.Body.Close()
+	if resp.StatusCode >= 300 && resp.StatusCode < 400 {
+		return httpReply{}, redirectError(what, resp)
+	}
 	data, err := io.ReadAll(io.LimitReader(resp.Body, replyLimit))
 	if err != nil && resp.StatusCode >= 200 && resp.StatusCode < 300 {
 		// Accepted; a broken reply body is not worth a duplicate.
@@ -239,3 +268,7 @@ func doJSON(ctx context.Context, client *http.Client, what, method, target strin
 
 // replySnippet is a reply body fit for an error message.
 func replySnippet(b []byte) string { return crier.Truncate(collapse(string(b)), 200) }
+
+// snippet is a reply body fit for an error message, the notifier's
+// secrets masked before it is cut.
+func (s *service) snippet(b []byte) string { return replySnippet([]byte(s.secrets.scrub(string(b)))) }

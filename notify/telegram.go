@@ -141,10 +141,10 @@ func (t *Telegram) Send(ctx context.Context, n crier.Notification) error {
 	if reply.Status >= 200 && reply.Status < 300 && (jerr != nil || tr.OK) {
 		return nil
 	}
-	detail := replySnippet(reply.Body)
+	detail := t.snippet(reply.Body)
 	retry := RetryAfter(reply.Header, time.Now())
 	if jerr == nil && tr.Description != "" {
-		detail = tr.Description
+		detail = t.secrets.scrub(tr.Description)
 		if tr.Parameters.RetryAfter > 0 {
 			retry = time.Duration(tr.Parameters.RetryAfter) * time.Second
 		}

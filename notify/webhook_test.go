@@ -3,7 +3,10 @@ package notify
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
+	"os"
+	"strings"
 	"testing"
 	"time"
 
@@ -112,5 +115,102 @@ func TestWebhookTemplate(t *testing.T) {
 				t.Errorf("body %q type %q, want %q %q", r.Body, r.Header.Get("Content-Type"), tt.want, tt.ctype)
 			}
 		})
+	}
+}
+
+// TestWebhookTemplateJSON: with the json function a hostile headline stays
+// inside its string and cannot add keys to the body.
+func TestWebhookTemplateJSON(t *testing.T) {
+	t.Parallel()
+	fake := servicefake.NewWebhook()
+	defer fake.Close()
+	tpl := `{"title": {{json .Title}}, "link": {{.Link | json}}, "published": {{json .Published}}, ` +
+		`"priority": {{json .Priority}}, "count": {{json .Count}}, "categories": {{json .Categories}}}`
+	cfg := svcConfig("w", "webhook", "url", fake.URL(), "template", tpl)
+	nt := must(NewWebhook(cfg, fake.Client()))
+	n := svcItem()
+	n.Title = `Evil", "admin": true, "x": "` + "</script>\x00\u2028"
+	if err := nt.Send(context.Background(), n); err != nil {
+		t.Fatal(err)
+	}
+	body := lastAccepted(t, fake.Received()).Body
+	var got map[string]any
+	if err := json.Unmarshal(body, &got); err != nil {
+		t.Fatalf("body is not JSON: %v\n%s", err, body)
+	}
+	want := map[string]any{
+		"title": n.Title, "link": n.Link, "published": "2026-02-10T17:00:00Z",
+		"priority": nil, "count": 0.0, "categories": []any{"release", "go"},
+	}
+	if len(got) != len(want) {
+		t.Errorf("keys %v, want exactly %v", got, want)
+	}
+	for k, v := range want {
+		if gv, ok := got[k]; !ok || fmt.Sprint(gv) != fmt.Sprint(v) {
+			t.Errorf("%s = %#v, want %#v", k, gv, v)
+		}
+	}
+	if strings.Contains(string(body), `\u003c`) {
+		t.Errorf("json escaped HTML needlessly: %s", body)
+	}
+}
+
+// TestExampleWebhookTemplate loads config.example.yaml and sends a hostile
+// headline through its webhook template: the body must stay valid JSON.
+func TestExampleWebhookTemplate(t *testing.T) {
+	t.Parallel()
+	data, err := os.ReadFile("../config.example.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Any secret will do: 30 letters pass as Pushover keys, URLs as URLs.
+	key := "uQiRzpo4DXghDmr9QzzfQu27cmVRsG"
+	opt := crier.LoadOptions{
+		Env: func(name string) (string, bool) {
+			if strings.Contains(name, "URL") {
+				return "https://hooks.example.org/x", true
+			}
+			return key, true
+		},
+		Home: t.TempDir(),
+		ReadFile: func(p string) ([]byte, error) {
+			if strings.Contains(p, "webhook") {
+				return []byte("https://hooks.example.org/x\n"), nil
+			}
+			return []byte(key + "\n"), nil
+		},
+	}
+	cfg, err := crier.Load(strings.NewReader(string(data)), "config.example.yaml", opt)
+	if err != nil {
+		t.Fatalf("example config: %v", err)
+	}
+	var hook *crier.NotifierConfig
+	for i := range cfg.Notifiers {
+		if cfg.Notifiers[i].Type == "webhook" {
+			hook = &cfg.Notifiers[i]
+		}
+	}
+	if hook == nil || hook.Option("template", "") == "" {
+		t.Fatal("the example has no webhook with a template")
+	}
+	fake := servicefake.NewWebhook()
+	defer fake.Close()
+	hook.Options["url"] = fake.URL() + "/hook"
+	nt := must(NewWebhook(*hook, fake.Client()))
+	n := svcItem()
+	n.Title = `", "admin": true, "x": "` + "\\\"\n\t"
+	if err := nt.Send(context.Background(), n); err != nil {
+		t.Fatal(err)
+	}
+	body := lastAccepted(t, fake.Received()).Body
+	var got map[string]any
+	if err := json.Unmarshal(body, &got); err != nil {
+		t.Fatalf("the example template makes invalid JSON from a hostile title: %v\n%s", err, body)
+	}
+	if _, ok := got["admin"]; ok {
+		t.Errorf("the title injected a key: %s", body)
+	}
+	if !strings.Contains(fmt.Sprint(got), n.Title) {
+		t.Errorf("the title is not in the body: %s", body)
 	}
 }
