@@ -21,7 +21,7 @@ func parseJSON(doc []byte, feedURL string, maxItems int) (*Parsed, error) {
 	// a feed. Everything else takes the careful path below.
 	f, gerr := gofeedParse(doc, feedURL)
 	if gerr == nil && strings.Contains(f.FeedVersion, "jsonfeed.org") {
-		return fromGofeed(f, feedURL, maxItems), nil
+		return fromGofeed(f, feedURL, maxItems, nil), nil
 	}
 	if !json.Valid(doc) {
 		var v any
@@ -38,7 +38,7 @@ func parseJSON(doc []byte, feedURL string, maxItems int) (*Parsed, error) {
 		return nil, &NotAFeedError{URL: feedURL, What: "a JSON document that is not a JSON Feed"}
 	}
 	if gerr == nil {
-		return fromGofeed(f, feedURL, maxItems), nil
+		return fromGofeed(f, feedURL, maxItems, nil), nil
 	}
 	return parseJSONLenient(top, feedURL, maxItems), nil
 }
