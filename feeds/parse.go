@@ -235,12 +235,7 @@ func fromGofeedItem(gi *gofeed.Item, base *url.URL) (crier.Item, ItemIDs) {
 	if it.Summary == "" {
 		it.Summary = plainText(gi.Content, summaryRunes)
 	}
-	switch {
-	case gi.PublishedParsed != nil:
-		it.Published = *gi.PublishedParsed
-	case gi.UpdatedParsed != nil:
-		it.Published = *gi.UpdatedParsed
-	}
+	it.Published = itemDate(gi)
 	it.Categories = cleanCategories(gi.Categories)
 	id := ItemIDs{GUID: gi.GUID}
 	for _, e := range gi.Enclosures {
