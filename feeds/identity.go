@@ -18,6 +18,16 @@ const maxKeyValue = 200
 type ItemIDs struct {
 	GUID      string
 	Enclosure string
+	// About is an RSS 1.0 item's rdf:about, its id. It adds a "g:" key in
+	// front of the keys the item would have without it, never replacing
+	// them: versions before it was read keyed these items by link or
+	// text hash, and those stored keys must keep matching.
+	About string
+	// LinkIsGUID says the item's Link is a copy of its permalink GUID. It
+	// is not keyed a second time: the enclosure keeps its place as the
+	// l: key, and every item keeps exactly the keys it had before GUIDs
+	// were shown as links.
+	LinkIsGUID bool
 }
 
 // CanonicalLink normalises a link for use as a key: scheme and host
@@ -65,8 +75,9 @@ func CanonicalLink(raw string) string {
 // item whose link is one of them gets no link key.
 //
 // Keys, strongest first:
-//   - "g:"+GUID, unless that GUID is shared in this fetch by items that
-//     differ in link or title (a feed bug that would otherwise merge them);
+//   - "g:"+GUID (or rdf:about, see ItemIDs.About), unless that GUID is
+//     shared in this fetch by items that differ in link or title (a feed
+//     bug that would otherwise merge them);
 //   - "l:"+CanonicalLink(link) (the first enclosure when there is no link),
 //     unless the link is shared by several distinct items (status pages,
 //     changelogs) or is one of siteLinks;
@@ -74,7 +85,7 @@ func CanonicalLink(raw string) string {
 //
 // Dates are never part of a key, so an edited item keeps its identity.
 func Identify(items []crier.Item, ids []ItemIDs, siteLinks ...string) {
-	type cand struct{ guid, link string }
+	type cand struct{ guid, link, about string }
 	cands := make([]cand, len(items))
 	guidFP := map[string]string{} // guid -> fingerprint of its first item; "" once it conflicts
 	linkFP := map[string]string{}
@@ -90,7 +101,12 @@ func Identify(items []crier.Item, ids []ItemIDs, siteLinks ...string) {
 			id = ids[i]
 		}
 		c := cand{guid: strings.TrimSpace(id.GUID)}
-		c.link = CanonicalLink(it.Link)
+		if c.guid == "" {
+			c.about = strings.TrimSpace(id.About)
+		}
+		if !id.LinkIsGUID {
+			c.link = CanonicalLink(it.Link)
+		}
 		if c.link == "" {
 			c.link = CanonicalLink(id.Enclosure)
 		}
@@ -101,6 +117,7 @@ func Identify(items []crier.Item, ids []ItemIDs, siteLinks ...string) {
 		// link); a repeated link only on the same story (same GUID, title
 		// and text): status pages reuse one link for every incident.
 		noteShared(guidFP, c.guid, shortHash(it.Title+"\x00"+c.link))
+		noteShared(guidFP, c.about, shortHash(it.Title+"\x00"+c.link))
 		noteShared(linkFP, c.link, shortHash(it.Title+"\x00"+it.Summary+"\x00"+c.guid))
 		cands[i] = c
 	}
@@ -115,6 +132,9 @@ func Identify(items []crier.Item, ids []ItemIDs, siteLinks ...string) {
 		}
 		if len(keys) == 0 {
 			keys = append(keys, "h:"+shortHash(items[i].Title+"\x00"+items[i].Summary))
+		}
+		if c.about != "" && guidFP[c.about] != "" {
+			keys = append([]string{keyOf("g:", c.about)}, keys...)
 		}
 		items[i].Keys = keys
 		items[i].AltKeys = nil

@@ -142,7 +142,7 @@ func parseXML(doc []byte, feedURL string, maxItems int) (*Parsed, error) {
 		}
 		return nil, fmt.Errorf("%s: %w", feedURL, err)
 	}
-	p := fromGofeed(f, feedURL, maxItems)
+	p := fromGofeed(f, feedURL, maxItems, sh.rdfAbout)
 	p.Truncated = truncated
 	return p, nil
 }
@@ -176,7 +176,10 @@ func gofeedParse(doc []byte, feedURL string) (f *gofeed.Feed, err error) {
 }
 
 // fromGofeed reduces a gofeed result to Parsed and identifies its items.
-func fromGofeed(f *gofeed.Feed, feedURL string, maxItems int) *Parsed {
+// rdfAbout is xmlShape.rdfAbout, used when it lists as many items as
+// gofeed found (the two disagree only on odd documents, and an id given to
+// the wrong item would hide a story).
+func fromGofeed(f *gofeed.Feed, feedURL string, maxItems int, rdfAbout []string) *Parsed {
 	base, _ := url.Parse(feedURL)
 	p := &Parsed{
 		Title:  plainText(f.Title, 300),
@@ -184,17 +187,31 @@ func fromGofeed(f *gofeed.Feed, feedURL string, maxItems int) *Parsed {
 		Format: f.FeedType,
 		TTL:    feedTTL(f),
 	}
+	var rssItems []*rss.Item // parallel to f.Items, for what gofeed drops
+	if rf, ok := f.OriginalFeed().(*rss.Feed); ok && rf != nil && len(rf.Items) == len(f.Items) {
+		rssItems = rf.Items
+	}
+	if len(rdfAbout) != len(f.Items) {
+		rdfAbout = nil
+	}
 	src := f.Items
 	if len(src) > maxItems {
 		src = src[:maxItems]
 	}
 	p.Items = make([]crier.Item, 0, len(src))
 	ids := make([]ItemIDs, 0, len(src))
-	for _, gi := range src {
+	for i, gi := range src {
 		if gi == nil {
 			continue
 		}
 		it, id := fromGofeedItem(gi, base)
+		if it.Link == "" && rssItems != nil {
+			it.Link = permalinkGUID(rssItems[i])
+			id.LinkIsGUID = it.Link != ""
+		}
+		if rdfAbout != nil && id.GUID == "" {
+			id.About = rdfAbout[i]
+		}
 		p.Items = append(p.Items, it)
 		ids = append(ids, id)
 	}
@@ -218,12 +235,7 @@ func fromGofeedItem(gi *gofeed.Item, base *url.URL) (crier.Item, ItemIDs) {
 	if it.Summary == "" {
 		it.Summary = plainText(gi.Content, summaryRunes)
 	}
-	switch {
-	case gi.PublishedParsed != nil:
-		it.Published = *gi.PublishedParsed
-	case gi.UpdatedParsed != nil:
-		it.Published = *gi.UpdatedParsed
-	}
+	it.Published = itemDate(gi)
 	it.Categories = cleanCategories(gi.Categories)
 	id := ItemIDs{GUID: gi.GUID}
 	for _, e := range gi.Enclosures {
@@ -233,6 +245,22 @@ func fromGofeedItem(gi *gofeed.Item, base *url.URL) (crier.Item, ItemIDs) {
 		}
 	}
 	return it, id
+}
+
+// permalinkGUID returns an RSS item's <guid> when it is the item's address:
+// isPermaLink absent or true (the RSS 2.0 default) and an absolute http(s)
+// URL. An item with such a GUID and no <link> is common in hand-written
+// feeds, and a notification without a link is of little use.
+func permalinkGUID(ri *rss.Item) string {
+	if ri == nil || ri.GUID == nil || strings.EqualFold(strings.TrimSpace(ri.GUID.IsPermalink), "false") {
+		return ""
+	}
+	v := strings.TrimSpace(ri.GUID.Value)
+	u, err := url.Parse(v)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return ""
+	}
+	return u.String()
 }
 
 func cleanCategories(in []string) []string {

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net/url"
 	"strings"
-	"time"
 
 	"github.com/crierd/crier"
 )
@@ -21,7 +20,7 @@ func parseJSON(doc []byte, feedURL string, maxItems int) (*Parsed, error) {
 	// a feed. Everything else takes the careful path below.
 	f, gerr := gofeedParse(doc, feedURL)
 	if gerr == nil && strings.Contains(f.FeedVersion, "jsonfeed.org") {
-		return fromGofeed(f, feedURL, maxItems), nil
+		return fromGofeed(f, feedURL, maxItems, nil), nil
 	}
 	if !json.Valid(doc) {
 		var v any
@@ -38,7 +37,7 @@ func parseJSON(doc []byte, feedURL string, maxItems int) (*Parsed, error) {
 		return nil, &NotAFeedError{URL: feedURL, What: "a JSON document that is not a JSON Feed"}
 	}
 	if gerr == nil {
-		return fromGofeed(f, feedURL, maxItems), nil
+		return fromGofeed(f, feedURL, maxItems, nil), nil
 	}
 	return parseJSONLenient(top, feedURL, maxItems), nil
 }
@@ -86,7 +85,7 @@ func parseJSONLenient(top map[string]any, feedURL string, maxItems int) *Parsed 
 			}
 		}
 		for _, k := range []string{"date_published", "date_modified"} {
-			if t, ok := parseJSONDate(jsonString(m[k])); ok {
+			if t, ok := parseDate(jsonString(m[k])); ok {
 				it.Published = t
 				break
 			}
@@ -103,18 +102,6 @@ func parseJSONLenient(top map[string]any, feedURL string, maxItems int) *Parsed 
 	}
 	Identify(p.Items, ids, feedURL, p.Link)
 	return p
-}
-
-// parseJSONDate reads RFC 3339 dates, also without seconds or zone (seen in
-// hand-written feeds; taken as UTC).
-func parseJSONDate(s string) (time.Time, bool) {
-	s = strings.TrimSpace(s)
-	for _, layout := range []string{time.RFC3339Nano, "2006-01-02T15:04:05", "2006-01-02T15:04", "2006-01-02"} {
-		if t, err := time.Parse(layout, s); err == nil {
-			return t, true
-		}
-	}
-	return time.Time{}, false
 }
 
 // jsonString accepts strings and numbers (JSON Feed ids are sometimes

@@ -3,6 +3,8 @@ package feeds
 import (
 	"bytes"
 	"strings"
+
+	"golang.org/x/net/html"
 )
 
 // maxNesting bounds element depth. Real feeds nest fewer than 20 deep; a
@@ -25,6 +27,12 @@ type xmlShape struct {
 	// repaired, when the document is incomplete, ends after the last item
 	// that was fully received, with the still-open ancestors closed.
 	repaired []byte
+
+	// rdfAbout holds, for an RSS 1.0 document, the rdf:about of each item
+	// received in full, in document order ("" for an item without one);
+	// nil when some item sits elsewhere than directly under the root,
+	// where gofeed would list it in another order.
+	rdfAbout []string
 }
 
 // scanXML walks b once. It stops early at the root when the root is not a
@@ -38,6 +46,9 @@ func scanXML(b []byte, maxItems int) xmlShape {
 		items    int
 		safeEnd  int      // offset after the last token outside any item
 		safeOpen []string // the stack at safeEnd
+		rdf      bool     // the root is rdf:RDF
+		rdfMixed bool     // an RDF item not directly under the root
+		about    string   // rdf:about of the open item
 	)
 	markSafe := func(off int) {
 		if itemAt < 0 {
@@ -74,6 +85,9 @@ func scanXML(b []byte, maxItems int) xmlShape {
 					stack = stack[:k]
 					if itemAt >= k {
 						itemAt = -1
+						if rdf {
+							sh.rdfAbout = append(sh.rdfAbout, about)
+						}
 					}
 					break
 				}
@@ -89,12 +103,21 @@ func scanXML(b []byte, maxItems int) xmlShape {
 				if !isFeedRoot(sh.root) {
 					return sh
 				}
+				rdf = sh.root == "rdf"
 			}
 			if itemAt < 0 && len(stack) <= 2 && isItemName(name) {
 				items++
 				if items > maxItems {
 					sh.cut = closeOpen(b[:i], stack)
+					sh.rdfAbout = rdfIDs(sh.rdfAbout, rdfMixed)
 					return sh
+				}
+				if rdf {
+					rdfMixed = rdfMixed || len(stack) != 1
+					about = rdfAboutAttr(rest[:end])
+					if rest[end-2] == '/' {
+						sh.rdfAbout = append(sh.rdfAbout, about)
+					}
 				}
 			}
 			if rest[end-2] == '/' || isHTMLVoid(name) {
@@ -114,11 +137,13 @@ func scanXML(b []byte, maxItems int) xmlShape {
 		if end < 0 {
 			// Unterminated token: the document stops inside it.
 			sh.repaired = closeOpen(b[:safeEnd], safeOpen)
+			sh.rdfAbout = rdfIDs(sh.rdfAbout, rdfMixed)
 			return sh
 		}
 		i += end
 		markSafe(i)
 	}
+	sh.rdfAbout = rdfIDs(sh.rdfAbout, rdfMixed)
 	if len(stack) == 0 {
 		sh.complete = true
 		return sh
@@ -236,4 +261,53 @@ func closeOpen(prefix []byte, open []string) []byte {
 		out = append(out, '>')
 	}
 	return out
+}
+
+func rdfIDs(ids []string, mixed bool) []string {
+	if mixed {
+		return nil
+	}
+	return ids
+}
+
+// rdfAboutAttr returns the value of the rdf:about attribute (any prefix)
+// of the start tag tag, entities decoded; "" when there is none.
+func rdfAboutAttr(tag []byte) string {
+	isSpace := func(c byte) bool { return c == ' ' || c == '\t' || c == '\r' || c == '\n' }
+	i := 1
+	for i < len(tag) && !isNameEnd(tag[i]) {
+		i++ // the element's name
+	}
+	for {
+		for i < len(tag) && isSpace(tag[i]) {
+			i++
+		}
+		start := i
+		for i < len(tag) && tag[i] != '=' && !isNameEnd(tag[i]) {
+			i++
+		}
+		name := tag[start:i]
+		for i < len(tag) && isSpace(tag[i]) {
+			i++
+		}
+		if len(name) == 0 || i >= len(tag) || tag[i] != '=' {
+			return "" // the end of the tag, or not well-formed
+		}
+		i++
+		for i < len(tag) && isSpace(tag[i]) {
+			i++
+		}
+		if i >= len(tag) || (tag[i] != '"' && tag[i] != '\'') {
+			return ""
+		}
+		q := bytes.IndexByte(tag[i+1:], tag[i])
+		if q < 0 {
+			return ""
+		}
+		value := tag[i+1 : i+1+q]
+		i += q + 2
+		if bytes.HasSuffix(name, []byte(":about")) {
+			return html.UnescapeString(string(value))
+		}
+	}
 }

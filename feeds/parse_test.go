@@ -143,6 +143,13 @@ func TestParseCharsets(t *testing.T) {
 		{"unknown declared label", []byte(`<?xml version="1.0" encoding="x-bogus"?>` + fmt.Sprintf(item, "ok")), "", "ok"},
 		{"header charset contradicted by valid UTF-8", []byte(fmt.Sprintf(item, "naïve")), "text/xml; charset=iso-8859-1", "naïve"},
 		{"declaration beats header", latin1(`<?xml version="1.0" encoding="iso-8859-1"?>` + fmt.Sprintf(item, "Ça")), "text/xml; charset=utf-8", "Ça"},
+		// Windows-1252's C1 bytes under an ISO-8859-1 label: the label
+		// means windows-1252 on the web (WHATWG), as browsers read it.
+		{"C1 bytes declared iso-8859-1", []byte(`<?xml version="1.0" encoding="ISO-8859-1"?>` + fmt.Sprintf(item, "\x93don\x92t\x94 \x96 \x80\xe9")), "", "“don’t” – €é"},
+		{"C1 bytes, header latin1", []byte(fmt.Sprintf(item, "don\x92t\x85 caf\xe9")), "text/xml; charset=latin1", "don’t… café"},
+		{"C1 bytes undeclared", []byte(fmt.Sprintf(item, "don\x92t")), "", "don’t"},
+		{"C1 code points in UTF-8", []byte(fmt.Sprintf(item, "don\xc2\x92t")), "", "don’t"},
+		{"C1 character reference", []byte(fmt.Sprintf(item, "don&#146;t")), "", "don’t"},
 	} {
 		p, err := Parse(tc.body, tc.ct, "https://e.example/f", 0)
 		if err != nil {

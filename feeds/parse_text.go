@@ -1,6 +1,7 @@
 package feeds
 
 import (
+	"bytes"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -32,49 +33,111 @@ func plainText(s string, maxRunes int) string {
 	if stripSimple(&b, s) {
 		return b.String()
 	}
-	b = textBuilder{max: maxRunes, buf: b.buf[:0]}
-	z := html.NewTokenizer(strings.NewReader(s))
-	skip := 0 // inside <script>/<style>
-	for !b.full() {
-		tt := z.Next()
-		switch tt {
-		case html.ErrorToken:
-			return b.String()
-		case html.TextToken:
-			if skip == 0 {
-				writeText(&b, z.Text())
-			}
-		case html.StartTagToken, html.SelfClosingTagToken, html.EndTagToken:
-			raw := z.Raw()
-			a := tagAtom(raw)
-			if a == 0 {
-				// Not HTML: text like "Vec<T>" or "<world>" in a title.
-				if skip == 0 {
-					writeText(&b, raw)
+	return tokenizeText(textBuilder{max: maxRunes, buf: b.buf[:0]}, s)
+}
+
+// tokenizedText is plainText without the fast path, for tests.
+func tokenizedText(s string, maxRunes int) string {
+	return tokenizeText(textBuilder{max: maxRunes}, s)
+}
+
+// tokenizeText is plainText's general path: x/net/html's tokenizer.
+func tokenizeText(b textBuilder, s string) string {
+	skip := 0    // inside <script>/<style>
+	foreign := 0 // inside <svg>/<math>: markup, not text
+	for off := 0; off < len(s); {
+		z := html.NewTokenizer(strings.NewReader(s[off:]))
+		pos, restart := 0, -1 // pos: offset of the token in s[off:]
+		for !b.full() && restart < 0 {
+			tt := z.Next()
+			n := len(z.Raw()) // before Text, which unescapes in place
+			switch tt {
+			case html.ErrorToken:
+				return b.String()
+			case html.TextToken:
+				if skip == 0 && foreign == 0 {
+					writeText(&b, z.Text())
 				}
-				continue
-			}
-			if a == atom.Script || a == atom.Style {
-				if tt == html.StartTagToken {
-					skip++
-				} else if skip > 0 {
-					skip--
+			case html.CommentToken:
+				if raw := z.Raw(); isStrayBang(raw) {
+					// HTML reads "<!' <a href=…>" up to the next ">" as a
+					// bogus comment; in a feed it is text: keep "<!" and
+					// tokenize again after it.
+					if skip == 0 && foreign == 0 {
+						writeText(&b, "<!")
+					}
+					restart = off + pos + 2
 				}
-				continue
+			case html.StartTagToken, html.SelfClosingTagToken, html.EndTagToken:
+				raw := z.Raw()
+				kind, a := classifyTag(raw)
+				switch kind {
+				case tagNotHTML:
+					// Text like "Vec<T>" or "<world>" in a title.
+					if skip == 0 && foreign == 0 {
+						writeText(&b, raw)
+					}
+				case tagForeign:
+					switch {
+					case tt == html.EndTagToken:
+						foreign = max(foreign-1, 0)
+					case tt == html.StartTagToken && (foreign > 0 || closedLater(s, raw)):
+						foreign++
+					}
+					b.space()
+				default: // HTML, or namespaced: <h:p>, <o:p>, <st1:City>
+					if a == atom.Script || a == atom.Style {
+						if tt == html.StartTagToken {
+							skip++
+						} else if skip > 0 {
+							skip--
+						}
+					} else if a != 0 && isBreaking(a) {
+						b.space()
+					}
+				}
 			}
-			if isBreaking(a) {
-				b.space()
-			}
+			pos += n
 		}
+		if restart < 0 {
+			break
+		}
+		off = restart
 	}
 	return b.String()
+}
+
+// isStrayBang reports a bogus comment that starts "<!" but opens no
+// comment, doctype or CDATA section.
+func isStrayBang(raw []byte) bool {
+	return len(raw) >= 2 && raw[0] == '<' && raw[1] == '!' &&
+		!bytes.HasPrefix(raw, []byte("<!--")) && !bytes.HasPrefix(raw, []byte("<!["))
+}
+
+// closedLater reports whether s holds an end tag for the element whose
+// start tag is raw. An <svg> or <math> without one is taken for a title
+// that mentions the element ("How to use <svg> in React"), whose text
+// must not vanish.
+func closedLater(s string, raw []byte) bool {
+	var buf [maxTagName]byte
+	name := readTagName(raw, &buf)
+	for i := 0; ; {
+		k := strings.Index(s[i:], "</")
+		if k < 0 {
+			return false
+		}
+		i += k + 2
+		if len(s)-i >= len(name) && strings.EqualFold(s[i:i+len(name)], string(name)) {
+			return true
+		}
+	}
 }
 
 // stripSimple is the tokenizer loop of plainText for the common case, an
 // order of magnitude cheaper: text and ordinary tags only. It reports false,
 // leaving b to be discarded, on anything else (a comment, a declaration, an
 // element whose content the tokenizer reads raw such as <script> or
-// <title>, a tag cut off by the end of s), and plainText starts over with
+// <title>, <svg> or <math>, a tag cut off by the end of s), and plainText starts over with
 // the tokenizer. Where a tag starts and ends follows x/net/html's tokenizer
 // byte for byte (readTag, readTagAttrKey, readTagAttrVal).
 func stripSimple(b *textBuilder, s string) bool {
@@ -103,18 +166,18 @@ func stripSimple(b *textBuilder, s string) bool {
 			return false
 		}
 		raw := s[i:end]
-		a := tagAtom(raw)
-		if c != '/' && rawTextElement(a) {
+		kind, a := classifyTag(raw)
+		if kind == tagForeign || c != '/' && (kind == tagHTML && rawTextElement(a) || a == atom.Script || a == atom.Style) {
 			return false
 		}
 		writeText(b, html.UnescapeString(s[text:i]))
 		text, i = end, end
 		switch {
-		case a == 0:
-			writeText(b, raw) // not HTML: "Vec<T>"
+		case kind == tagNotHTML:
+			writeText(b, raw) // "Vec<T>"
 		case a == atom.Script || a == atom.Style:
 			// an end tag without its start: nothing
-		case isBreaking(a):
+		case a != 0 && isBreaking(a):
 			b.space()
 		}
 	}
@@ -208,17 +271,60 @@ func tagEndAt(s string, i int) int {
 	return -1
 }
 
-// tagAtom is atom.Lookup of a tag token's name, read from the token as
-// written ("<IMG src=…>", "</p>") the way the tokenizer's TagName reads it,
-// without the copy TagName makes of every name.
-func tagAtom[T string | []byte](raw T) atom.Atom {
+// tagKind is what plainText makes of a tag.
+type tagKind int
+
+const (
+	tagHTML     tagKind = iota // an HTML element: dropped, maybe a word break
+	tagNotHTML                 // no element at all ("Vec<T>"): kept as text
+	tagPrefixed                // a namespaced element (<h:p>, <o:p>): dropped
+	tagForeign                 // <svg>, <math>: dropped with their content
+)
+
+// maxTagName bounds the tag names classifyTag reads; longer ones are text.
+const maxTagName = 64
+
+// classifyTag reads a tag token's name as written ("<IMG src=…>",
+// "</svg:svg>") the way the tokenizer's TagName reads it, without the copy
+// TagName makes of every name, and returns its kind and the atom of its
+// (local) name, 0 when that is no HTML element: a namespaced <h:p> breaks
+// words as <p> does, <h:script> hides its content as <script> does.
+func classifyTag[T string | []byte](raw T) (tagKind, atom.Atom) {
+	var buf [maxTagName]byte
+	name := readTagName(raw, &buf)
+	if name == nil {
+		return tagNotHTML, 0
+	}
+	if prefix, local, ok := bytes.Cut(name, []byte(":")); ok {
+		if !isNCName(prefix) || !isNCName(local) {
+			return tagNotHTML, 0 // "<https://…>", "<urn:isbn:…>"
+		}
+		switch a := atom.Lookup(local); a {
+		case atom.Svg, atom.Math:
+			return tagForeign, a
+		default:
+			return tagPrefixed, a
+		}
+	}
+	switch a := atom.Lookup(name); a {
+	case 0:
+		return tagNotHTML, 0
+	case atom.Svg, atom.Math:
+		return tagForeign, a
+	default:
+		return tagHTML, a
+	}
+}
+
+// readTagName returns the lower-cased name of the tag token raw in buf, or
+// nil when it is longer than buf.
+func readTagName[T string | []byte](raw T, buf *[maxTagName]byte) []byte {
 	if len(raw) > 0 && raw[0] == '<' {
 		raw = raw[1:]
 	}
 	if len(raw) > 0 && raw[0] == '/' {
 		raw = raw[1:]
 	}
-	var buf [32]byte // longer than any atom
 	n := 0
 	for i := 0; i < len(raw); i++ {
 		c := raw[i]
@@ -226,7 +332,7 @@ func tagAtom[T string | []byte](raw T) atom.Atom {
 			break
 		}
 		if n == len(buf) {
-			return 0
+			return nil
 		}
 		if 'A' <= c && c <= 'Z' {
 			c += 'a' - 'A'
@@ -234,7 +340,21 @@ func tagAtom[T string | []byte](raw T) atom.Atom {
 		buf[n] = c
 		n++
 	}
-	return atom.Lookup(buf[:n])
+	return buf[:n]
+}
+
+// isNCName reports an XML name without a colon, ASCII only: a namespace
+// prefix or a local name.
+func isNCName(b []byte) bool {
+	if len(b) == 0 || !(isASCIILetter(b[0]) || b[0] == '_') {
+		return false
+	}
+	for _, c := range b[1:] {
+		if !(isASCIILetter(c) || '0' <= c && c <= '9' || c == '-' || c == '_' || c == '.') {
+			return false
+		}
+	}
+	return true
 }
 
 // isBreaking reports whether a tag separates words ("a<br>b" is "a b").
@@ -298,6 +418,9 @@ func writeText[T string | []byte](b *textBuilder, s T) {
 		var buf [utf8.UTFMax]byte
 		r, size := utf8.DecodeRune(buf[:copy(buf[:], s[i:min(i+utf8.UTFMax, len(s))])])
 		i += size
+		if 0x80 <= r && r <= 0x9f {
+			r = windows1252C1[r-0x80] // 0 for the five unassigned: dropped below
+		}
 		switch {
 		case unicode.IsSpace(r):
 			b.space()
@@ -309,6 +432,15 @@ func writeText[T string | []byte](b *textBuilder, s T) {
 			}
 		}
 	}
+}
+
+// windows1252C1 maps the C1 controls U+0080–U+009F, which never belong in
+// feed text, to the windows-1252 characters they were meant as: cp1252 text
+// converted to UTF-8 byte for byte, or numeric references such as &#146;
+// that an XML parser decodes literally ("don’t", not "dont").
+var windows1252C1 = [32]rune{
+	'€', 0, '‚', 'ƒ', '„', '…', '†', '‡', 'ˆ', '‰', 'Š', '‹', 'Œ', 0, 'Ž', 0,
+	0, '‘', '’', '“', '”', '•', '–', '—', '˜', '™', 'š', '›', 'œ', 0, 'ž', 'Ÿ',
 }
 
 // room writes the owed space and reports whether one more rune fits; when
