@@ -173,8 +173,9 @@ func (s *Scheduler) run(feedID string) {
 func (s *Scheduler) poll(ctx context.Context, feed crier.Feed, force bool) (res Result, err error) {
 	defer func() {
 		if r := recover(); r != nil {
-			s.log.Error("poll panicked", "feed", feed.Name, "url", feed.URL, "panic", r, "stack", string(debug.Stack()))
-			err = fmt.Errorf("feed %s (%s): poll panicked: %v", feed.Name, feed.URL, r)
+			shown := crier.RedactURL(feed.URL)
+			err = fmt.Errorf("feed %s (%s): %w", feed.Name, shown, showable(fmt.Errorf("poll panicked: %v", r)))
+			s.log.Error("poll panicked", "feed", feed.Name, "url", shown, "err", err, "stack", string(debug.Stack()))
 			res = Result{Feed: feed.Name, Err: err}
 		}
 	}()
