@@ -129,11 +129,11 @@ func parseMaxAge(v string) time.Duration {
 	return age
 }
 
-// maxErrorText caps, in runes, a feed's error as stored, logged and shown:
+// MaxErrorText caps, in runes, a feed's error as stored, logged and shown:
 // enough for the URL, the cause and a few advertised feeds, while a
 // hostile or broken server cannot fill the state file, the log or an
 // alert.
-const maxErrorText = 1024
+const MaxErrorText = 1024
 
 // shownError is a feed's error as a user may see it: the URLs in its text
 // redacted (crier.RedactURLs), its length capped. The cause stays
@@ -155,19 +155,21 @@ func showable(err error) error {
 	if se, ok := err.(*shownError); ok {
 		return se
 	}
-	return &shownError{cause: err, text: showText(err.Error())}
+	return &shownError{cause: err, text: ErrorText(err.Error())}
 }
 
-// showText redacts and caps s. A very long s is cut first, at a space or
+// ErrorText is a feed's error text fit to be shown: URLs redacted, at most
+// MaxErrorText runes. Errors are stored that way; this is also for text an
+// older crier stored as it was. A very long s is cut first, at a space or
 // quote so that no URL is split (a split one might no longer be recognised
 // as carrying credentials), which keeps the redaction cheap.
-func showText(s string) string {
-	if preCut := 16 * maxErrorText; len(s) > preCut {
+func ErrorText(s string) string {
+	if preCut := 16 * MaxErrorText; len(s) > preCut {
 		s = s[:preCut]
 		if i := strings.LastIndexAny(s, " \t\n\"'<>"); i > 0 {
 			s = s[:i]
 		}
 		s += " …"
 	}
-	return crier.Truncate(crier.RedactURLs(s), maxErrorText)
+	return crier.Truncate(crier.RedactURLs(s), MaxErrorText)
 }

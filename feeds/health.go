@@ -39,7 +39,7 @@ func (p *Poller) checkHealth(feed crier.Feed, st *crier.FeedState) {
 	switch {
 	case st.Failures > 0 && feed.AlertAfter > 0 && now.Sub(st.FailingSince) >= feed.AlertAfter && st.Alerted != alertFailing:
 		// LastError is stored redacted; one stored by an older crier is not.
-		title = fmt.Sprintf("%s has failed since %s: %s", feed.Name, st.FailingSince.Local().Format("Monday 15:04"), showText(st.LastError))
+		title = fmt.Sprintf("%s has failed since %s: %s", feed.Name, st.FailingSince.Local().Format("Monday 15:04"), ErrorText(st.LastError))
 		next = alertFailing
 	case st.Failures == 0 && st.Alerted == alertFailing:
 		title = fmt.Sprintf("%s works again", feed.Name)

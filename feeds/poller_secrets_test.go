@@ -95,8 +95,8 @@ func TestPollRedactsSecrets(t *testing.T) {
 			if !regexp.MustCompile(tc.ends + "$").MatchString(st.LastError) {
 				t.Errorf("stored error %q, want it to end %q", st.LastError, tc.ends)
 			}
-			if n := utf8.RuneCountInString(st.LastError); n > maxErrorText {
-				t.Errorf("stored error is %d runes, want at most %d", n, maxErrorText)
+			if n := utf8.RuneCountInString(st.LastError); n > MaxErrorText {
+				t.Errorf("stored error is %d runes, want at most %d", n, MaxErrorText)
 			}
 			if tc.want != "" && !strings.Contains(st.LastError, "***") {
 				t.Errorf("stored error %q does not name the (redacted) URL", st.LastError)
