@@ -1,11 +1,13 @@
 package feeds
 
 import (
+	"bytes"
 	"fmt"
 	"net"
 	"net/http"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 	"unicode/utf8"
@@ -16,23 +18,38 @@ import (
 // nor a feed-health alert.
 var secrets = []string{"hunter2", "s3cr3t-t0k3n", "m0ved-s1g"}
 
+const secretQuery = "token=s3cr3t-t0k3n&edition=uk"
+
 func withSecrets(base, path string) string {
-	return strings.Replace(base, "://", "://reader:hunter2@", 1) + path + "?token=s3cr3t-t0k3n&edition=uk"
+	return strings.Replace(base, "://", "://reader:hunter2@", 1) + path + "?" + secretQuery
 }
 
 // hugeHTML is a 5 MB error page that advertises feeds under the token it
 // was asked with, as some servers do.
 func hugeHTML(w http.ResponseWriter, r *http.Request) {
-	var b strings.Builder
-	b.WriteString("<!doctype html><html><head><title>Oops</title>")
-	for i := 0; b.Len() < 5<<20; i++ {
-		fmt.Fprintf(&b, `<link rel="alternate" type="application/rss+xml" href="/feed/%d?%s">`, i, r.URL.RawQuery)
+	page := hugePage()
+	if r.URL.RawQuery != secretQuery {
+		http.Error(w, "test bug: asked with "+r.URL.RawQuery, http.StatusTeapot)
+		return
 	}
-	b.WriteString("</head><body>error</body></html>")
 	w.Header().Set("Content-Type", "text/html")
 	w.WriteHeader(http.StatusOK)
-	_, _ = w.Write([]byte(b.String()))
+	_, _ = w.Write(page)
 }
+
+// hugePage is built once: under -race on a busy machine, building it per
+// request ate the feed's whole timeout.
+var hugePage = sync.OnceValue(func() []byte {
+	var b bytes.Buffer
+	b.WriteString("<!doctype html><html><head><title>Oops</title>")
+	for i := range 2000 { // ~160 KB of error text before the cap, as reported
+		fmt.Fprintf(&b, `<link rel="alternate" type="application/rss+xml" href="/feed/%d?%s">`, i, secretQuery)
+	}
+	b.WriteString("</head><body><p>")
+	b.Write(bytes.Repeat([]byte("error "), (5<<20-b.Len())/6))
+	b.WriteString("</p></body></html>")
+	return b.Bytes()
+})
 
 // echo500 answers 500 with a body quoting the request, credentials and all.
 func echo500(w http.ResponseWriter, r *http.Request) {
@@ -77,6 +94,7 @@ func TestPollRedactsSecrets(t *testing.T) {
 			}
 			f := plFeed("private", withSecrets(base, "/x.xml"))
 			f.AlertAfter = time.Hour
+			f.Timeout = defaultTimeout // 5 MB under -race on a busy machine
 			var shown []string
 			for _, at := range []time.Duration{0, 2 * time.Hour} {
 				e.clock.Add(plStart.Add(at).Sub(e.clock.Now()))
