@@ -124,20 +124,21 @@ func newFeedTransport(perHost int) *http.Transport {
 // 304, an *HTTPError for any other status, and an error naming the URL for
 // everything else (transport failure, deadline, body cap, redirects).
 func (f *Fetcher) Fetch(ctx context.Context, rawURL string, v Validators) (*FetchResult, error) {
+	shown := crier.RedactURL(rawURL) // errors name the URL without its credentials
 	u, err := url.Parse(rawURL)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return nil, fmt.Errorf("fetch %s: not an http(s) URL", rawURL)
+		return nil, fmt.Errorf("fetch %s: not an http(s) URL", shown)
 	}
 	release, err := f.acquire(ctx, u.Host)
 	if err != nil {
-		return nil, fmt.Errorf("fetch %s: waiting for a slot for host %s: %w", rawURL, u.Host, err)
+		return nil, fmt.Errorf("fetch %s: waiting for a slot for host %s: %w", shown, u.Host, err)
 	}
 	defer release()
 
 	rs := &redirectState{}
 	req, err := http.NewRequestWithContext(context.WithValue(ctx, redirectKey{}, rs), http.MethodGet, rawURL, nil)
 	if err != nil {
-		return nil, fmt.Errorf("fetch %s: %w", rawURL, err)
+		return nil, fmt.Errorf("fetch %s: %w", shown, err)
 	}
 	req.Header.Set("User-Agent", f.opt.UserAgent)
 	req.Header.Set("Accept", feedAccept)
@@ -150,7 +151,7 @@ func (f *Fetcher) Fetch(ctx context.Context, rawURL string, v Validators) (*Fetc
 	}
 	resp, err := f.client.Do(req)
 	if err != nil {
-		return nil, fmt.Errorf("fetch %s: %w", rawURL, unwrapURLError(err))
+		return nil, fmt.Errorf("fetch %s: %w", shown, unwrapURLError(err))
 	}
 	defer resp.Body.Close()
 
@@ -175,7 +176,7 @@ func (f *Fetcher) Fetch(ctx context.Context, rawURL string, v Validators) (*Fetc
 	}
 	body, err := f.readBody(resp)
 	if err != nil {
-		return nil, fmt.Errorf("fetch %s: %w", rawURL, err)
+		return nil, fmt.Errorf("fetch %s: %w", shown, err)
 	}
 	res.Body = body
 	sum := sha256.Sum256(body)

@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/crierd/crier"
 )
 
 // Errors a caller may want to tell apart (all returned wrapped, with the URL).
@@ -25,7 +27,7 @@ type HTTPError struct {
 }
 
 func (e *HTTPError) Error() string {
-	msg := fmt.Sprintf("fetch %s: HTTP %d %s", e.URL, e.Status, http.StatusText(e.Status))
+	msg := fmt.Sprintf("fetch %s: HTTP %d %s", crier.RedactURL(e.URL), e.Status, http.StatusText(e.Status))
 	if e.RetryAfter > 0 {
 		msg += fmt.Sprintf(" (retry after %s)", e.RetryAfter)
 	}
@@ -125,4 +127,49 @@ func parseMaxAge(v string) time.Duration {
 		}
 	}
 	return age
+}
+
+// MaxErrorText caps, in runes, a feed's error as stored, logged and shown:
+// enough for the URL, the cause and a few advertised feeds, while a
+// hostile or broken server cannot fill the state file, the log or an
+// alert.
+const MaxErrorText = 1024
+
+// shownError is a feed's error as a user may see it: the URLs in its text
+// redacted (crier.RedactURLs), its length capped. The cause stays
+// reachable with errors.Is and errors.As.
+type shownError struct {
+	cause error
+	text  string
+}
+
+func (e *shownError) Error() string { return e.text }
+func (e *shownError) Unwrap() error { return e.cause }
+
+// showable wraps err as a shownError (nil stays nil; one already shown
+// stays as it is).
+func showable(err error) error {
+	if err == nil {
+		return nil
+	}
+	if se, ok := err.(*shownError); ok {
+		return se
+	}
+	return &shownError{cause: err, text: ErrorText(err.Error())}
+}
+
+// ErrorText is a feed's error text fit to be shown: URLs redacted, at most
+// MaxErrorText runes. Errors are stored that way; this is also for text an
+// older crier stored as it was. A very long s is cut first, at a space or
+// quote so that no URL is split (a split one might no longer be recognised
+// as carrying credentials), which keeps the redaction cheap.
+func ErrorText(s string) string {
+	if preCut := 16 * MaxErrorText; len(s) > preCut {
+		s = s[:preCut]
+		if i := strings.LastIndexAny(s, " \t\n\"'<>"); i > 0 {
+			s = s[:i]
+		}
+		s += " …"
+	}
+	return crier.Truncate(crier.RedactURLs(s), MaxErrorText)
 }

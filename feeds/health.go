@@ -38,7 +38,8 @@ func (p *Poller) checkHealth(feed crier.Feed, st *crier.FeedState) {
 	var title, next string
 	switch {
 	case st.Failures > 0 && feed.AlertAfter > 0 && now.Sub(st.FailingSince) >= feed.AlertAfter && st.Alerted != alertFailing:
-		title = fmt.Sprintf("%s has failed since %s: %s", feed.Name, st.FailingSince.Local().Format("Monday 15:04"), st.LastError)
+		// LastError is stored redacted; one stored by an older crier is not.
+		title = fmt.Sprintf("%s has failed since %s: %s", feed.Name, st.FailingSince.Local().Format("Monday 15:04"), ErrorText(st.LastError))
 		next = alertFailing
 	case st.Failures == 0 && st.Alerted == alertFailing:
 		title = fmt.Sprintf("%s works again", feed.Name)
@@ -52,11 +53,18 @@ func (p *Poller) checkHealth(feed crier.Feed, st *crier.FeedState) {
 		return
 	}
 	if title != "" {
+		// An alert leaves the machine: never with the feed's credentials.
+		// The link is the feed as the user knows it, or its site when the
+		// feed's own address only works with the credentials left out.
+		shown, link := crier.RedactURL(feed.URL), feed.URL
+		if shown != feed.URL {
+			link = st.Link
+		}
 		var ds []crier.Delivery
 		for _, n := range alerts {
 			ds = append(ds, crier.Delivery{Notifier: n, Notification: crier.Notification{
-				Kind: crier.KindAlert, Feed: feed.Name, FeedURL: feed.URL, FeedLink: st.Link,
-				Title: title, Link: feed.URL, QueuedAt: now,
+				Kind: crier.KindAlert, Feed: feed.Name, FeedURL: shown, FeedLink: st.Link,
+				Title: title, Link: link, QueuedAt: now,
 			}})
 		}
 		if _, err := p.store.Enqueue(ds...); err != nil {

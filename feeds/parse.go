@@ -58,9 +58,14 @@ func (e *NotAFeedError) Error() string {
 		}
 		return msg
 	}
-	urls := make([]string, len(e.Alternates))
-	for i, a := range e.Alternates {
-		urls[i] = a.URL
+	// A page may advertise thousands; the first few say where to look.
+	const listed = 5
+	urls := make([]string, 0, listed+1)
+	for _, a := range e.Alternates[:min(len(e.Alternates), listed)] {
+		urls = append(urls, a.URL)
+	}
+	if more := len(e.Alternates) - listed; more > 0 {
+		urls = append(urls, fmt.Sprintf("and %d more", more))
 	}
 	return msg + "; it advertises: " + strings.Join(urls, ", ")
 }

@@ -162,12 +162,15 @@ func (p *Poller) Poll(ctx context.Context, feed crier.Feed, force bool) (Result,
 	began := time.Now()
 	err = p.poll(ctx, feed, start, &st, &res)
 	if err != nil {
+		// From here on the error may be logged, stored and shown: no
+		// credentials from the URL, no megabytes from a server.
+		err = showable(err)
 		if ctx.Err() != nil && errors.Is(err, context.Canceled) {
 			// Shutting down: not the feed's fault, keep its state as it was.
 			return res, err
 		}
 		p.recordFailure(feed, &st, start, err)
-		res.Err = fmt.Errorf("feed %s (%s): %w", feed.Name, feed.URL, err)
+		res.Err = fmt.Errorf("feed %s (%s): %w", feed.Name, crier.RedactURL(feed.URL), err)
 	}
 	p.checkHealth(feed, &st)
 	p.opt.OnPoll(feed, res, time.Since(began))
@@ -255,7 +258,7 @@ func (p *Poller) poll(ctx context.Context, feed crier.Feed, start time.Time, st 
 			st.LastStatus = he.Status
 			if he.Gone() {
 				if !st.Gone {
-					p.opt.Log.Warn("feed is gone (HTTP 410): polling stopped; remove it from the config", "feed", feed.Name, "url", target)
+					p.opt.Log.Warn("feed is gone (HTTP 410): polling stopped; remove it from the config", "feed", feed.Name, "url", crier.RedactURL(target))
 				}
 				st.Gone = true
 			}
@@ -265,7 +268,8 @@ func (p *Poller) poll(ctx context.Context, feed crier.Feed, start time.Time, st 
 	st.LastStatus = fr.Status
 	res.Status, res.Bytes = fr.Status, len(fr.Body)
 	if fr.MovedTo != "" && fr.MovedTo != st.MovedTo {
-		p.opt.Log.Warn("feed moved permanently; polling the new location, update the config", "feed", feed.Name, "url", feed.URL, "moved_to", fr.MovedTo)
+		p.opt.Log.Warn("feed moved permanently; polling the new location, update the config", "feed", feed.Name,
+			"url", crier.RedactURL(feed.URL), "moved_to", crier.RedactURL(fr.MovedTo))
 		st.MovedTo = fr.MovedTo
 	}
 	// The publisher's floor (max-age, ttl) counts only when the feed opts
@@ -365,9 +369,11 @@ const defaultMaxBackoff = 24 * time.Hour
 
 // recordFailure keeps the reason and backs the feed off exponentially from
 // its own interval up to max_backoff, and at least until the publisher's
-// Retry-After.
+// Retry-After. The reason is stored redacted and capped, so that every
+// reader of the state (API, status page, `crier status`, alerts) is safe.
 func (p *Poller) recordFailure(feed crier.Feed, st *crier.FeedState, start time.Time, cause error) {
 	now := p.opt.Now()
+	cause = showable(cause)
 	st.LastPoll = start
 	st.LastError = cause.Error()
 	if st.Failures == 0 {
@@ -406,7 +412,7 @@ func (p *Poller) recordFailure(feed crier.Feed, st *crier.FeedState, start time.
 		until = now.Add(he.RetryAfter)
 	}
 	st.BackoffUntil = until
-	p.opt.Log.Warn("poll failed", "feed", feed.Name, "url", feed.URL, "failures", st.Failures, "err", cause)
+	p.opt.Log.Warn("poll failed", "feed", feed.Name, "url", crier.RedactURL(feed.URL), "failures", st.Failures, "err", cause)
 	if err := p.store.SaveFeedState(feed.FeedID(), *st); err != nil {
 		p.opt.Log.Error("save feed state", "feed", feed.Name, "err", err)
 	}

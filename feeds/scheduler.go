@@ -173,8 +173,9 @@ func (s *Scheduler) run(feedID string) {
 func (s *Scheduler) poll(ctx context.Context, feed crier.Feed, force bool) (res Result, err error) {
 	defer func() {
 		if r := recover(); r != nil {
-			s.log.Error("poll panicked", "feed", feed.Name, "url", feed.URL, "panic", r, "stack", string(debug.Stack()))
-			err = fmt.Errorf("feed %s (%s): poll panicked: %v", feed.Name, feed.URL, r)
+			shown, panicked := crier.RedactURL(feed.URL), ErrorText(fmt.Sprint(r))
+			s.log.Error("poll panicked", "feed", feed.Name, "url", shown, "panic", panicked, "stack", string(debug.Stack()))
+			err = fmt.Errorf("feed %s (%s): poll panicked: %s", feed.Name, shown, panicked)
 			res = Result{Feed: feed.Name, Err: err}
 		}
 	}()

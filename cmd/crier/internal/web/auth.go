@@ -31,6 +31,38 @@ func listenerOf(ctx context.Context) listenerKind {
 	return k
 }
 
+// protect runs before every route. A loopback port is reachable from any
+// web page the user's browser opens, and with DNS rebinding that page can
+// read the answers as its own: the browser then sends the page's host
+// name, so on a loopback listener a Host that is not a loopback name is
+// refused, unless the request carries the bearer token (a reverse proxy
+// that passes its own Host on can send it). Reads are refused too: the
+// feed table and dead letters are nobody else's business. nosniff keeps a
+// browser from reading JSON or plain text as anything else.
+func (h *handler) protect(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("X-Content-Type-Options", "nosniff")
+		if msg := h.rebound(r); msg != "" {
+			h.log.Warn("web: refused a request", "path", r.URL.Path, "remote", r.RemoteAddr, "reason", msg)
+			writeJSON(w, http.StatusForbidden, apiError{msg})
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// rebound returns why r looks like a DNS-rebinding request, or "".
+func (h *handler) rebound(r *http.Request) string {
+	if listenerOf(r.Context()) != listenerLoopback || loopbackHost(r.Host) {
+		return ""
+	}
+	if auth := r.Header.Get("Authorization"); auth != "" && h.opt.Token != "" && tokenMatches(auth, h.opt.Token) {
+		return ""
+	}
+	return "Host " + r.Host + " is not a loopback name (DNS rebinding?): use 127.0.0.1, [::1] or localhost, " +
+		"or send \"Authorization: Bearer <token>\" (the token in http.token_file)"
+}
+
 // guard lets a state-changing call through only when it may change state.
 func (h *handler) guard(next http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {

@@ -26,5 +26,8 @@
 //
 // Errors are {"error": "…"} with a 4xx or 5xx status. POSTs are allowed on a
 // loopback or unix-socket listener (as marked by Listen), or anywhere with
-// "Authorization: Bearer <token>"; otherwise 403.
+// "Authorization: Bearer <token>"; otherwise 403. On a loopback listener
+// every route answers 403 to a Host that is not a loopback name, unless the
+// request carries the token (DNS rebinding). Feed URLs (url, moved_to, and
+// inside last_error and status_text) are shown through crier.RedactURL.
 package web

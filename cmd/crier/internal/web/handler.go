@@ -71,7 +71,9 @@ type handler struct {
 // NewHandler returns the listener's routes. State-changing calls are
 // allowed from a loopback or unix-socket listener (as marked by Listen) or
 // with the bearer token; behind any other listener, or an http.Server of
-// the caller's own, they need the token.
+// the caller's own, they need the token. On a loopback listener every
+// route refuses a Host that is not a loopback name, unless the request
+// carries the token (see protect).
 func NewHandler(opt Options) http.Handler {
 	h := &handler{opt: opt, page: parsePage(), log: opt.Log, now: opt.Now}
 	if h.log == nil {
@@ -99,7 +101,7 @@ func NewHandler(opt Options) http.Handler {
 			ErrorLog:      slog.NewLogLogger(h.log.Handler(), slog.LevelWarn),
 		}))
 	}
-	return mux
+	return h.protect(mux)
 }
 
 func (h *handler) healthz(w http.ResponseWriter, r *http.Request) {

@@ -74,8 +74,11 @@ func Feeds(s Store, d Schedule, now time.Time) ([]FeedView, error) {
 	out := make([]FeedView, 0, len(configured))
 	for _, f := range configured {
 		st := states[f.FeedID()]
+		// Shown, never the credentials a URL carries; errors are stored
+		// redacted, but a state file from an older crier may hold them.
+		st.LastError, st.MovedTo = feeds.ErrorText(st.LastError), crier.RedactURL(st.MovedTo)
 		v := FeedView{
-			Name: f.Name, URL: f.URL, Schedule: f.Schedule, Title: st.Title, Link: st.Link,
+			Name: f.Name, URL: crier.RedactURL(f.URL), Schedule: f.Schedule, Title: st.Title, Link: st.Link,
 			LastPoll: jsonTime(st.LastPoll), LastSuccess: jsonTime(st.LastSuccess),
 			LastError: st.LastError, LastStatus: st.LastStatus, Failures: st.Failures,
 			FailingSince: jsonTime(st.FailingSince), Gone: st.Gone, MovedTo: st.MovedTo,
