@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"math/rand/v2"
 	"runtime/debug"
 	"time"
@@ -104,7 +105,11 @@ func (d *Dispatcher) attempt(ctx context.Context, l *lane, e store.Entry) (bool,
 		return false, ignoreGone(d.out.Retry(l.name, e.ID, e.Attempts, c.ParkUntil, sendErr.Error()))
 	}
 	attempts := e.Attempts + 1
-	next := now.Add(d.backoff(l, attempts, c.RetryAfter))
+	wait := d.backoff(l, attempts, c.RetryAfter)
+	if c.Unconfirmed {
+		return false, d.retryUnconfirmed(l, e, attempts, now.Add(max(wait, d.opt.UnconfirmedWait)), sendErr, log)
+	}
+	next := now.Add(wait)
 	args := []any{"attempts", attempts, "next", next.Format(time.RFC3339), "err", sendErr}
 	if attempts == 1 || attempts%10 == 0 {
 		log.Warn("notification failed; will retry", args...)
@@ -112,6 +117,22 @@ func (d *Dispatcher) attempt(ctx context.Context, l *lane, e store.Entry) (bool,
 		log.Debug("notification failed; will retry", args...)
 	}
 	return false, ignoreGone(d.out.Retry(l.name, e.ID, attempts, next, sendErr.Error()))
+}
+
+// retryUnconfirmed records a send that may have been delivered. It is
+// retried at next, which is at least UnconfirmedWait away; a notifier
+// that caps such sends has the entry dead-lettered at its cap instead.
+func (d *Dispatcher) retryUnconfirmed(l *lane, e store.Entry, attempts int, next time.Time, sendErr error, log *slog.Logger) error {
+	sends := e.Unconfirmed + 1
+	if c, ok := l.n.(interface{ MaxUnconfirmed() int }); ok && sends >= c.MaxUnconfirmed() {
+		log.Error("notification may have arrived; not sending it again, moved to dead letters",
+			"attempts", attempts, "unconfirmed", sends, "err", sendErr)
+		reason := fmt.Sprintf("%v: sent %d times without an answer in time; it may have arrived, check before redelivering", sendErr, sends)
+		return ignoreGone(d.out.Bury(l.name, e.ID, reason))
+	}
+	log.Warn("notification may have arrived: no answer in time; will retry later",
+		"attempts", attempts, "unconfirmed", sends, "next", next.Format(time.RFC3339), "err", sendErr)
+	return ignoreGone(d.out.RetryUnconfirmed(l.name, e.ID, attempts, next, sendErr.Error()))
 }
 
 // settleStuck takes the late verdict of an abandoned send, which attempt
@@ -224,6 +245,6 @@ func (d *Dispatcher) send(ctx context.Context, l *lane, e store.Entry) error {
 		l.stuck = &stuckSend{e: e, done: done}
 		d.log.Error("notifier ignored its deadline; holding its queue until the send returns",
 			"notifier", l.name, "item", itemRef(e), "timeout", d.opt.SendTimeout)
-		return Temporary(fmt.Errorf("notifier %s: send did not return within %s", l.name, d.opt.SendTimeout), 0)
+		return Unconfirmed(fmt.Errorf("notifier %s: send did not return within %s", l.name, d.opt.SendTimeout))
 	}
 }

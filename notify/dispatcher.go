@@ -23,6 +23,7 @@ type Outbox interface {
 	Pending(notifier string) ([]store.Entry, error)
 	Done(notifier string, id uint64) error
 	Retry(notifier string, id uint64, attempts int, next time.Time, errText string) error
+	RetryUnconfirmed(notifier string, id uint64, attempts int, next time.Time, errText string) error
 	Bury(notifier string, id uint64, reason string) error
 	Coalesce(notifier string, ids []uint64, n crier.Notification) (store.Entry, error)
 }
@@ -34,7 +35,10 @@ type DispatcherOptions struct {
 	SendTimeout time.Duration    // default 30s: no send blocks a notifier longer
 	MinBackoff  time.Duration    // default 5s
 	MaxBackoff  time.Duration    // default 1h
-	QuietHours  map[string]*crier.QuietHours
+	// UnconfirmedWait: the least wait before resending a message the
+	// service may have taken (default 5 min).
+	UnconfirmedWait time.Duration
+	QuietHours      map[string]*crier.QuietHours
 	// Burst: per notifier, held items of one feed are summarised at the
 	// end of quiet hours when there are more than this (0: never).
 	Burst map[string]int
@@ -116,6 +120,9 @@ func NewDispatcher(out Outbox, notifiers map[string]Notifier, opt DispatcherOpti
 		opt.MaxBackoff = time.Hour
 	}
 	opt.MaxBackoff = max(opt.MaxBackoff, opt.MinBackoff)
+	if opt.UnconfirmedWait <= 0 {
+		opt.UnconfirmedWait = unconfirmedWait
+	}
 	d := &Dispatcher{
 		out:   out,
 		opt:   opt,
