@@ -86,7 +86,7 @@ func (d *Dispatcher) attempt(ctx context.Context, l *lane, e store.Entry) (bool,
 	now := d.now()
 	log := d.log.With("notifier", l.name, "feed", n.Feed, "item", itemRef(e))
 	if sendErr == nil {
-		l.parkedUntil = time.Time{}
+		l.parkedUntil, l.failingSince = time.Time{}, time.Time{}
 		log.Info("notification delivered", "attempts", e.Attempts+1)
 		return true, d.markDone(l, e.ID)
 	}
@@ -104,8 +104,11 @@ func (d *Dispatcher) attempt(ctx context.Context, l *lane, e store.Entry) (bool,
 		// Waiting out a quota is not a failed attempt: attempts stay.
 		return false, ignoreGone(d.out.Retry(l.name, e.ID, e.Attempts, c.ParkUntil, sendErr.Error()))
 	}
+	if l.failingSince.IsZero() {
+		l.failingSince = now
+	}
 	attempts := e.Attempts + 1
-	wait := d.backoff(l, attempts, c.RetryAfter)
+	wait := d.backoff(l, attempts, c.RetryAfter, now)
 	if c.Unconfirmed {
 		return false, d.retryUnconfirmed(l, e, attempts, now.Add(max(wait, d.opt.UnconfirmedWait)), sendErr, log)
 	}
@@ -199,12 +202,22 @@ func itemRef(e store.Entry) string {
 // the service's Retry-After and the notifier's minimum, otherwise an
 // exponential delay capped at MaxBackoff, with full jitter above the
 // minimum so that notifiers failing together do not retry together.
-func (d *Dispatcher) backoff(l *lane, attempts int, retryAfter time.Duration) time.Duration {
+//
+// The delay is also capped at a quarter of the time the lane has been
+// failing: the whole queue waits behind its head, so a service back after
+// a short outage must be found soon, whatever the head's attempt count
+// (earned in a long outage, or in a run before a restart). Only a long
+// outage earns the long waits; the time lost after any outage is at most
+// a quarter of it.
+func (d *Dispatcher) backoff(l *lane, attempts int, retryAfter time.Duration, now time.Time) time.Duration {
 	ceil := d.opt.MaxBackoff
 	if shift := attempts - 1; shift < 32 {
 		if exp := l.minBackoff << shift; exp > 0 && exp < ceil {
 			ceil = exp
 		}
+	}
+	if !l.failingSince.IsZero() {
+		ceil = min(ceil, max(l.minBackoff, now.Sub(l.failingSince)/4))
 	}
 	wait := l.minBackoff
 	if ceil > l.minBackoff {

@@ -80,9 +80,12 @@ type lane struct {
 	minBackoff time.Duration
 	digest     cron.Schedule // nil: send at once
 
-	parkedUntil time.Time  // the parking already logged
-	releasedEnd time.Time  // end of the last quiet window already released
-	stuck       *stuckSend // a send that outlived its timeout and has not returned yet
+	parkedUntil time.Time // the parking already logged
+	// failingSince is this process's first failed send of the lane since
+	// it last delivered (zero: not failing); it bounds the backoff.
+	failingSince time.Time
+	releasedEnd  time.Time  // end of the last quiet window already released
+	stuck        *stuckSend // a send that outlived its timeout and has not returned yet
 	// unmarked holds entries delivered whose Done failed: they are marked
 	// before anything else is picked, and never sent again.
 	unmarked []uint64
