@@ -68,7 +68,7 @@ func (p *Poller) checkHealth(feed crier.Feed, st *crier.FeedState) {
 			}})
 		}
 		if _, err := p.store.Enqueue(ds...); err != nil {
-			p.opt.Log.Error("queue feed health alert", "feed", feed.Name, "err", err)
+			p.disk.failed(now, feed.Name, fmt.Errorf("queue feed health alert: %w", err))
 			return
 		}
 		p.opt.Log.Warn("feed health alert", "feed", feed.Name, "alert", title)
@@ -76,6 +76,6 @@ func (p *Poller) checkHealth(feed crier.Feed, st *crier.FeedState) {
 	}
 	st.Alerted = next
 	if err := p.store.SaveFeedState(feed.FeedID(), *st); err != nil {
-		p.opt.Log.Error("save feed state", "feed", feed.Name, "err", err)
+		p.disk.failed(now, feed.Name, fmt.Errorf("save feed state: %w", err))
 	}
 }

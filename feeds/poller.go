@@ -49,6 +49,7 @@ type Poller struct {
 	opt     PollerOptions
 	slots   chan struct{}
 	routing atomic.Pointer[Routing] // swapped by a config reload
+	disk    storeHealth
 
 	mu    sync.Mutex
 	hosts map[string]chan struct{} // per-host slots, taken before a global one
@@ -85,7 +86,7 @@ func NewPoller(f *Fetcher, s Store, opt PollerOptions) *Poller {
 		opt.Interval = func(crier.Feed) time.Duration { return 10 * time.Minute }
 	}
 	p := &Poller{fetcher: f, store: s, opt: opt, slots: make(chan struct{}, opt.Concurrency),
-		hosts: map[string]chan struct{}{}, feeds: map[string]chan struct{}{}}
+		hosts: map[string]chan struct{}{}, feeds: map[string]chan struct{}{}, disk: storeHealth{log: opt.Log}}
 	p.SetRouting(Routing{NotifierBurst: opt.NotifierBurst, Alerts: opt.Alerts})
 	return p
 }
@@ -144,6 +145,10 @@ func (p *Poller) Poll(ctx context.Context, feed crier.Feed, force bool) (Result,
 		res.Skipped = "publisher asked not before " + st.NotBefore.Format(time.RFC3339)
 		return res, nil
 	}
+	if until, paused := p.disk.paused(start); paused && !force {
+		res.Skipped = "state file not writable; polls paused until " + until.Format(time.RFC3339)
+		return res, nil
+	}
 
 	// The host's slot first: feeds queued behind a stalled host must not
 	// sit on global slots that other hosts' feeds need.
@@ -165,10 +170,19 @@ func (p *Poller) Poll(ctx context.Context, feed crier.Feed, force bool) (Result,
 		// From here on the error may be logged, stored and shown: no
 		// credentials from the URL, no megabytes from a server.
 		err = showable(err)
-		if ctx.Err() != nil && errors.Is(err, context.Canceled) {
-			// Shutting down: not the feed's fault, keep its state as it was.
-			return res, err
-		}
+	}
+	var serr storeError
+	switch {
+	case err == nil:
+		p.disk.wrote(p.opt.Now())
+	case ctx.Err() != nil && errors.Is(err, context.Canceled):
+		// Shutting down: not the feed's fault, keep its state as it was.
+		return res, err
+	case errors.As(err, &serr):
+		// The feed worked; its state is as good as it was.
+		p.disk.failed(p.opt.Now(), feed.Name, err)
+		res.Err = fmt.Errorf("feed %s (%s): %w", feed.Name, crier.RedactURL(feed.URL), err)
+	default:
 		p.recordFailure(feed, &st, start, err)
 		res.Err = fmt.Errorf("feed %s (%s): %w", feed.Name, crier.RedactURL(feed.URL), err)
 	}
@@ -305,7 +319,7 @@ func (p *Poller) poll(ctx context.Context, feed crier.Feed, start time.Time, st 
 			st.LastModified = fr.LastModified
 		}
 		if err := p.store.SaveFeedState(feed.FeedID(), *st); err != nil {
-			return fmt.Errorf("save state: %w", err)
+			return storeError{fmt.Errorf("save state: %w", err)}
 		}
 		return nil
 	}
@@ -335,7 +349,7 @@ func (p *Poller) poll(ctx context.Context, feed crier.Feed, start time.Time, st 
 	ir, err := p.store.Ingest(feed.FeedID(), *st, parsed.Items, plan)
 	if err != nil {
 		st.ETag, st.LastModified, st.BodyHash = prev.ETag, prev.LastModified, prev.BodyHash
-		return fmt.Errorf("record items: %w", err)
+		return storeError{fmt.Errorf("record items: %w", err)}
 	}
 	res.Items, res.New, res.Queued, res.Stats = ir.Items, ir.New, ir.Queued, stats
 	if ir.New > 0 || ir.FirstPoll {
@@ -349,7 +363,7 @@ func (p *Poller) poll(ctx context.Context, feed crier.Feed, start time.Time, st 
 		}
 		countNew(st, now, n)
 		if err := p.store.SaveFeedState(feed.FeedID(), *st); err != nil {
-			return fmt.Errorf("save state: %w", err)
+			return storeError{fmt.Errorf("save state: %w", err)}
 		}
 	}
 	switch {
@@ -414,6 +428,8 @@ func (p *Poller) recordFailure(feed crier.Feed, st *crier.FeedState, start time.
 	st.BackoffUntil = until
 	p.opt.Log.Warn("poll failed", "feed", feed.Name, "url", crier.RedactURL(feed.URL), "failures", st.Failures, "err", cause)
 	if err := p.store.SaveFeedState(feed.FeedID(), *st); err != nil {
-		p.opt.Log.Error("save feed state", "feed", feed.Name, "err", err)
+		p.disk.failed(now, feed.Name, fmt.Errorf("save feed state: %w", err))
+	} else {
+		p.disk.wrote(now)
 	}
 }

@@ -476,6 +476,7 @@ func TestPollFailedIngestKeepsOldValidators(t *testing.T) {
 	if _, _, err := e.poll(t, srv, f, false); err == nil {
 		t.Fatal("the failed ingest was not reported")
 	}
+	e.clock.Add(storeMinPause) // polls pause while the state file fails
 	res, _, err := e.poll(t, srv, f, false)
 	if err != nil || res.NotModified || res.Unchanged || res.New != 1 || res.Queued != 1 {
 		t.Fatalf("poll after the failed ingest: %+v, %v; want Story 4 fetched and queued", res, err)

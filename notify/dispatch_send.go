@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"math/rand/v2"
 	"runtime/debug"
 	"time"
@@ -85,7 +86,7 @@ func (d *Dispatcher) attempt(ctx context.Context, l *lane, e store.Entry) (bool,
 	now := d.now()
 	log := d.log.With("notifier", l.name, "feed", n.Feed, "item", itemRef(e))
 	if sendErr == nil {
-		l.parkedUntil = time.Time{}
+		l.parkedUntil, l.failingSince = time.Time{}, time.Time{}
 		log.Info("notification delivered", "attempts", e.Attempts+1)
 		return true, d.markDone(l, e.ID)
 	}
@@ -103,8 +104,15 @@ func (d *Dispatcher) attempt(ctx context.Context, l *lane, e store.Entry) (bool,
 		// Waiting out a quota is not a failed attempt: attempts stay.
 		return false, ignoreGone(d.out.Retry(l.name, e.ID, e.Attempts, c.ParkUntil, sendErr.Error()))
 	}
+	if l.failingSince.IsZero() {
+		l.failingSince = now
+	}
 	attempts := e.Attempts + 1
-	next := now.Add(d.backoff(l, attempts, c.RetryAfter))
+	wait := d.backoff(l, attempts, c.RetryAfter, now)
+	if c.Unconfirmed {
+		return false, d.retryUnconfirmed(l, e, attempts, now.Add(max(wait, d.opt.UnconfirmedWait)), sendErr, log)
+	}
+	next := now.Add(wait)
 	args := []any{"attempts", attempts, "next", next.Format(time.RFC3339), "err", sendErr}
 	if attempts == 1 || attempts%10 == 0 {
 		log.Warn("notification failed; will retry", args...)
@@ -112,6 +120,22 @@ func (d *Dispatcher) attempt(ctx context.Context, l *lane, e store.Entry) (bool,
 		log.Debug("notification failed; will retry", args...)
 	}
 	return false, ignoreGone(d.out.Retry(l.name, e.ID, attempts, next, sendErr.Error()))
+}
+
+// retryUnconfirmed records a send that may have been delivered. It is
+// retried at next, which is at least UnconfirmedWait away; a notifier
+// that caps such sends has the entry dead-lettered at its cap instead.
+func (d *Dispatcher) retryUnconfirmed(l *lane, e store.Entry, attempts int, next time.Time, sendErr error, log *slog.Logger) error {
+	sends := e.Unconfirmed + 1
+	if c, ok := l.n.(interface{ MaxUnconfirmed() int }); ok && sends >= c.MaxUnconfirmed() {
+		log.Error("notification may have arrived; not sending it again, moved to dead letters",
+			"attempts", attempts, "unconfirmed", sends, "err", sendErr)
+		reason := fmt.Sprintf("%v: sent %d times without an answer in time; it may have arrived, check before redelivering", sendErr, sends)
+		return ignoreGone(d.out.Bury(l.name, e.ID, reason))
+	}
+	log.Warn("notification may have arrived: no answer in time; will retry later",
+		"attempts", attempts, "unconfirmed", sends, "next", next.Format(time.RFC3339), "err", sendErr)
+	return ignoreGone(d.out.RetryUnconfirmed(l.name, e.ID, attempts, next, sendErr.Error()))
 }
 
 // settleStuck takes the late verdict of an abandoned send, which attempt
@@ -178,12 +202,22 @@ func itemRef(e store.Entry) string {
 // the service's Retry-After and the notifier's minimum, otherwise an
 // exponential delay capped at MaxBackoff, with full jitter above the
 // minimum so that notifiers failing together do not retry together.
-func (d *Dispatcher) backoff(l *lane, attempts int, retryAfter time.Duration) time.Duration {
+//
+// The delay is also capped at a quarter of the time the lane has been
+// failing: the whole queue waits behind its head, so a service back after
+// a short outage must be found soon, whatever the head's attempt count
+// (earned in a long outage, or in a run before a restart). Only a long
+// outage earns the long waits; the time lost after any outage is at most
+// a quarter of it.
+func (d *Dispatcher) backoff(l *lane, attempts int, retryAfter time.Duration, now time.Time) time.Duration {
 	ceil := d.opt.MaxBackoff
 	if shift := attempts - 1; shift < 32 {
 		if exp := l.minBackoff << shift; exp > 0 && exp < ceil {
 			ceil = exp
 		}
+	}
+	if !l.failingSince.IsZero() {
+		ceil = min(ceil, max(l.minBackoff, now.Sub(l.failingSince)/4))
 	}
 	wait := l.minBackoff
 	if ceil > l.minBackoff {
@@ -224,6 +258,6 @@ func (d *Dispatcher) send(ctx context.Context, l *lane, e store.Entry) error {
 		l.stuck = &stuckSend{e: e, done: done}
 		d.log.Error("notifier ignored its deadline; holding its queue until the send returns",
 			"notifier", l.name, "item", itemRef(e), "timeout", d.opt.SendTimeout)
-		return Temporary(fmt.Errorf("notifier %s: send did not return within %s", l.name, d.opt.SendTimeout), 0)
+		return Unconfirmed(fmt.Errorf("notifier %s: send did not return within %s", l.name, d.opt.SendTimeout))
 	}
 }

@@ -69,7 +69,7 @@ func TestAbandonedSendLateVerdict(t *testing.T) {
 			onResult, abandoned := abandonWatch()
 			d := NewDispatcher(s, map[string]Notifier{"r": r}, DispatcherOptions{
 				SendTimeout: 20 * time.Millisecond, MinBackoff: time.Millisecond, MaxBackoff: time.Millisecond,
-				OnResult: onResult,
+				UnconfirmedWait: time.Millisecond, OnResult: onResult,
 			})
 			ctx, cancel := context.WithCancel(context.Background())
 			stopped := make(chan struct{})
@@ -158,6 +158,7 @@ func TestDrainSettlesAbandonedSend(t *testing.T) {
 	r := hangingNotifier(release, nil)
 	d := NewDispatcher(s, map[string]Notifier{"r": r}, DispatcherOptions{
 		SendTimeout: 20 * time.Millisecond, MinBackoff: time.Millisecond, MaxBackoff: time.Millisecond,
+		UnconfirmedWait: time.Millisecond,
 	})
 	if res, err := d.Drain(context.Background()); err != nil || res != (DrainResult{Pending: 2}) {
 		t.Fatalf("first drain: %+v, %v", res, err)

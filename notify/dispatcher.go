@@ -23,6 +23,7 @@ type Outbox interface {
 	Pending(notifier string) ([]store.Entry, error)
 	Done(notifier string, id uint64) error
 	Retry(notifier string, id uint64, attempts int, next time.Time, errText string) error
+	RetryUnconfirmed(notifier string, id uint64, attempts int, next time.Time, errText string) error
 	Bury(notifier string, id uint64, reason string) error
 	Coalesce(notifier string, ids []uint64, n crier.Notification) (store.Entry, error)
 }
@@ -34,7 +35,10 @@ type DispatcherOptions struct {
 	SendTimeout time.Duration    // default 30s: no send blocks a notifier longer
 	MinBackoff  time.Duration    // default 5s
 	MaxBackoff  time.Duration    // default 1h
-	QuietHours  map[string]*crier.QuietHours
+	// UnconfirmedWait: the least wait before resending a message the
+	// service may have taken (default 5 min).
+	UnconfirmedWait time.Duration
+	QuietHours      map[string]*crier.QuietHours
 	// Burst: per notifier, held items of one feed are summarised at the
 	// end of quiet hours when there are more than this (0: never).
 	Burst map[string]int
@@ -76,9 +80,12 @@ type lane struct {
 	minBackoff time.Duration
 	digest     cron.Schedule // nil: send at once
 
-	parkedUntil time.Time  // the parking already logged
-	releasedEnd time.Time  // end of the last quiet window already released
-	stuck       *stuckSend // a send that outlived its timeout and has not returned yet
+	parkedUntil time.Time // the parking already logged
+	// failingSince is this process's first failed send of the lane since
+	// it last delivered (zero: not failing); it bounds the backoff.
+	failingSince time.Time
+	releasedEnd  time.Time  // end of the last quiet window already released
+	stuck        *stuckSend // a send that outlived its timeout and has not returned yet
 	// unmarked holds entries delivered whose Done failed: they are marked
 	// before anything else is picked, and never sent again.
 	unmarked []uint64
@@ -116,6 +123,9 @@ func NewDispatcher(out Outbox, notifiers map[string]Notifier, opt DispatcherOpti
 		opt.MaxBackoff = time.Hour
 	}
 	opt.MaxBackoff = max(opt.MaxBackoff, opt.MinBackoff)
+	if opt.UnconfirmedWait <= 0 {
+		opt.UnconfirmedWait = unconfirmedWait
+	}
 	d := &Dispatcher{
 		out:   out,
 		opt:   opt,

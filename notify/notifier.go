@@ -26,6 +26,9 @@ type SendError struct {
 	// ParkUntil stops every send of this notifier until then (a quota
 	// that resets at a known time).
 	ParkUntil time.Time
+	// Unconfirmed: the service got the whole request but gave no verdict
+	// in time, so the message may have arrived. Retried, but not soon.
+	Unconfirmed bool
 }
 
 func (e *SendError) Error() string { return e.Err.Error() }
@@ -38,6 +41,10 @@ func Permanent(err error) error { return &SendError{Err: err, Permanent: true} }
 func Temporary(err error, retryAfter time.Duration) error {
 	return &SendError{Err: err, RetryAfter: retryAfter}
 }
+
+// Unconfirmed marks err as a send that may have been delivered: the
+// request went out whole and the answer did not come in time.
+func Unconfirmed(err error) error { return &SendError{Err: err, Unconfirmed: true} }
 
 // Parked marks err as a quota exhaustion lasting until the given time.
 func Parked(err error, until time.Time) error { return &SendError{Err: err, ParkUntil: until} }

@@ -168,6 +168,11 @@ func durationOption(cfg crier.NotifierConfig, key string, def time.Duration) (ti
 // MinBackoff tells the dispatcher the API's minimum pause between retries.
 func (p *Pushover) MinBackoff() time.Duration { return pushoverMinBackoff }
 
+// MaxUnconfirmed lets a message that Pushover took without answering in
+// time be sent once more, then dead-letters it: a push repeated on every
+// retry is worse than one to check for by hand.
+func (p *Pushover) MaxUnconfirmed() int { return 2 }
+
 // Quota returns the app's message quota as last reported by the API.
 func (p *Pushover) Quota() (limit, remaining int, reset time.Time, known bool) {
 	p.mu.Lock()
@@ -193,6 +198,7 @@ func (p *Pushover) send(ctx context.Context, n crier.Notification) error {
 	}
 	ctx, cancel := context.WithTimeout(ctx, p.timeout)
 	defer cancel()
+	ctx, written := traceWritten(ctx)
 	form := pushoverForm(msg, p.token, p.user)
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, p.endpoint, strings.NewReader(form.Encode()))
 	if err != nil {
@@ -207,7 +213,7 @@ func (p *Pushover) send(ctx context.Context, n crier.Notification) error {
 		if errors.As(err, &uerr) {
 			err = uerr.Err
 		}
-		return Temporary(fmt.Errorf("notifier %s: pushover: %w", p.name, err), 0)
+		return transportError(fmt.Errorf("notifier %s: pushover: %w", p.name, err), written())
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode >= 300 && resp.StatusCode < 400 {

@@ -227,6 +227,7 @@ type httpReply struct {
 // ctx and reads the reply. Transport failures are temporary and never
 // quote the URL (it may hold a token); the caller classifies statuses.
 func doJSON(ctx context.Context, client *http.Client, what, method, target string, header http.Header, body []byte) (httpReply, error) {
+	ctx, written := traceWritten(ctx)
 	req, err := http.NewRequestWithContext(ctx, method, target, bytes.NewReader(body))
 	if err != nil {
 		return httpReply{}, Permanent(fmt.Errorf("%s: %w", what, err))
@@ -249,7 +250,7 @@ func doJSON(ctx context.Context, client *http.Client, what, method, target strin
 		if errors.As(err, &uerr) {
 			err = uerr.Err
 		}
-		return httpReply{}, Temporary(fmt.Errorf("%s: %w", what, err), 0)
+		return httpReply{}, transportError(fmt.Errorf("%s: %w", what, err), written())
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode >= 300 && resp.StatusCode < 400 {

@@ -23,7 +23,10 @@ type Entry struct {
 	Attempts     int                `json:"attempts,omitempty"`
 	NextTry      time.Time          `json:"next_try,omitzero"` // zero: now
 	LastError    string             `json:"last_error,omitempty"`
-	Created      time.Time          `json:"created"`
+	// Unconfirmed counts the sends that timed out after the service got
+	// the whole request: each may have delivered it.
+	Unconfirmed int       `json:"unconfirmed,omitempty"`
+	Created     time.Time `json:"created"`
 }
 
 // Enqueue puts deliveries in the outbox, in order, in one transaction, and
@@ -252,6 +255,20 @@ func (s *Store) Retry(notifier string, id uint64, attempts int, next time.Time, 
 	})
 }
 
+// RetryUnconfirmed is Retry for an attempt that may have been delivered
+// after all: it also counts one more unconfirmed send.
+func (s *Store) RetryUnconfirmed(notifier string, id uint64, attempts int, next time.Time, errText string) error {
+	return s.db.Update(func(tx *bolt.Tx) error {
+		e, _, err := loadEntry(tx, notifier, id)
+		if err != nil {
+			return err
+		}
+		e.Attempts, e.NextTry, e.LastError = attempts, next, errText
+		e.Unconfirmed++
+		return putEntry(tx, e)
+	})
+}
+
 // Bury moves an entry that will never be delivered to the dead letters.
 func (s *Store) Bury(notifier string, id uint64, reason string) error {
 	return s.db.Update(func(tx *bolt.Tx) error {
@@ -349,7 +366,7 @@ func (s *Store) Redeliver(ids ...uint64) (int, error) {
 				return fmt.Errorf("delete dead letter %d: %w", id, err)
 			}
 			e := d.Entry
-			e.Attempts, e.NextTry, e.LastError = 0, time.Time{}, ""
+			e.Attempts, e.NextTry, e.LastError, e.Unconfirmed = 0, time.Time{}, "", 0
 			if err := putEntry(tx, e); err != nil {
 				return err
 			}

@@ -149,8 +149,10 @@ type queueView struct {
 	Depth            int      `json:"depth"`
 	Oldest           jsonTime `json:"oldest"` // when the oldest entry was queued
 	OldestAgeSeconds float64  `json:"oldest_age_seconds"`
-	NextTry          jsonTime `json:"next_try"`   // of the head entry; null: now
-	LastError        string   `json:"last_error"` // of the head entry
+	// NextTry is when the notifier next tries to send: its head entry's
+	// retry time while it backs off (or is parked); null: now.
+	NextTry   jsonTime `json:"next_try"`
+	LastError string   `json:"last_error"` // of the head entry
 }
 
 // entryView is one queued notification.
@@ -180,8 +182,11 @@ func outboxViews(entries []store.Entry, now time.Time) ([]queueView, []entryView
 		q := byName[e.Notifier]
 		if q == nil {
 			// Entries come by ID, so the first one seen is the head.
-			byName[e.Notifier] = &queueView{Notifier: e.Notifier, NextTry: jsonTime(e.NextTry), LastError: e.LastError}
-			q = byName[e.Notifier]
+			q = &queueView{Notifier: e.Notifier, LastError: e.LastError}
+			if e.NextTry.After(now) {
+				q.NextTry = jsonTime(e.NextTry)
+			}
+			byName[e.Notifier] = q
 		}
 		q.Depth++
 		if t := time.Time(q.Oldest); t.IsZero() || e.Created.Before(t) {
