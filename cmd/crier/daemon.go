@@ -76,7 +76,7 @@ func openDaemon(cfg *crier.Config, log *slog.Logger, env *cliEnv) (*daemon, erro
 		Interval:      func(f crier.Feed) time.Duration { return feeds.Interval(f.Schedule) },
 		OnPoll:        d.metrics.ObservePoll,
 	})
-	d.sched = feeds.NewScheduler(d.poller, log)
+	d.sched = feeds.NewScheduler(d.poller, log, nil)
 	return d, nil
 }
 
