@@ -11,8 +11,14 @@ import (
 // sharedLock takes a shared lock on f without waiting, the lock bbolt's
 // writers hold exclusively, so that the pages are checked while no crier
 // writes them. It reports false when a writer holds the file.
-func sharedLock(f *os.File) (unlock func(), ok bool, err error) {
-	err = syscall.Flock(int(f.Fd()), syscall.LOCK_SH|syscall.LOCK_NB)
+func sharedLock(f *os.File) (unlock func(), ok bool, err error) { return flock(f, syscall.LOCK_SH) }
+
+// exclusiveLock is the lock a writing crier holds: no other crier, and no
+// reader, has the file meanwhile.
+func exclusiveLock(f *os.File) (unlock func(), ok bool, err error) { return flock(f, syscall.LOCK_EX) }
+
+func flock(f *os.File, how int) (unlock func(), ok bool, err error) {
+	err = syscall.Flock(int(f.Fd()), how|syscall.LOCK_NB)
 	if errors.Is(err, syscall.EWOULDBLOCK) {
 		return nil, false, nil
 	}
