@@ -411,6 +411,20 @@ func bucketPath(path [][]byte) string {
 	return string(bytes.Join(path, []byte("/")))
 }
 
+// Check reports whether the state file at path can be opened safely: nil,
+// a *CorruptError (errors.Is ErrCorrupt), or ErrLocked when a running crier
+// holds it (its pages may be mid-write; it was checked when it opened).
+func Check(path string) error {
+	if _, err := os.Stat(path); err != nil {
+		return fmt.Errorf("check state file: %w", err)
+	}
+	locked, err := checkFile(path)
+	if locked {
+		return fmt.Errorf("state file %s is in use by a running crier: %w", path, ErrLocked)
+	}
+	return err
+}
+
 // checkFile reports a state file bbolt could not open or read safely as a
 // *CorruptError; a missing or empty file is fine. locked reports that a
 // writer (a running crier) holds the file, which is then left unchecked:
