@@ -165,7 +165,7 @@ func TestOpenRandomlyDamagedFile(t *testing.T) {
 	pageSize, _ := pagesOf(t, path)
 	dir := t.TempDir()
 	rng := rand.New(rand.NewPCG(1, 2))
-	rounds := 200
+	rounds := 120
 	if testing.Short() {
 		rounds = 50
 	}
