@@ -652,7 +652,7 @@ func BenchmarkSteadyHeap10k(b *testing.B) {
 		heap0 := liveHeap()
 		b.StartTimer()
 		p := newBenchPipe(b, benchConfig(b, b.TempDir(), urls), nil)
-		sched := feeds.NewScheduler(p.poller, nil)
+		sched := feeds.NewScheduler(p.poller, nil, nil)
 		if err := sched.Apply(p.cfg.Feeds); err != nil {
 			b.Fatal(err)
 		}

@@ -111,12 +111,14 @@ func Plan(in PlanInput) ([]crier.Delivery, PlanStats) {
 				Count:    len(rs),
 				QueuedAt: in.Now,
 			}
+			priorities := make([]*int, 0, len(rs))
 			for i, r := range rs {
 				if i < summaryHeadlines {
 					sum.Items = append(sum.Items, crier.Headline{Title: r.item.Title, Link: r.item.Link})
 				}
-				sum.Priority = maxPriority(sum.Priority, r.priority)
+				priorities = append(priorities, r.priority)
 			}
+			sum.Priority = summaryPriority(priorities)
 			out = append(out, crier.Delivery{Notifier: n, Notification: sum})
 			continue
 		}
@@ -195,14 +197,25 @@ func oldestFirst(items []crier.NewItem) []crier.NewItem {
 	return out
 }
 
-func maxPriority(a, b *int) *int {
-	switch {
-	case a == nil:
-		return b
-	case b == nil:
-		return a
-	case *b > *a:
-		return b
+// summaryPriority is the priority of a summary standing for items with
+// these priorities: the most urgent of them, wherever it sits in the burst.
+// nil means the notifier's default, which Plan does not know; a summary
+// keeps it when any item has it, unless another asked for urgent (>= 1,
+// which quiet hours let through), so that one low-priority rule cannot
+// quieten a burst of ordinary news.
+func summaryPriority(ps []*int) *int {
+	var top *int
+	unset := false
+	for _, p := range ps {
+		switch {
+		case p == nil:
+			unset = true
+		case top == nil || *p > *top:
+			top = p
+		}
 	}
-	return a
+	if unset && (top == nil || *top < 1) {
+		return nil
+	}
+	return top
 }

@@ -134,3 +134,54 @@ func TestPlanSummaryContent(t *testing.T) {
 		t.Errorf("summary = %+v", n)
 	}
 }
+
+// A burst summary stands for every item in it, so it carries the most
+// urgent of their priorities wherever that item sits in the burst: an
+// urgent story must not lose its priority (and wait out quiet hours)
+// because a routine one came after it. An item without a priority takes
+// the notifier's default, which a summary keeps unless an item asked for
+// more than normal.
+func TestPlanSummaryPriority(t *testing.T) {
+	urgentRule := func(title string, p int) crier.Rule {
+		return crier.Rule{Match: mustMatcher(t, "/^"+title+"$/"), Priority: prio(p)}
+	}
+	tests := []struct {
+		name  string
+		feed  *int
+		rules []crier.Rule
+		want  string // "" for nil
+	}{
+		{name: "urgent first, low last", feed: prio(-1),
+			rules: []crier.Rule{urgentRule("Story 0", 2)}, want: "2"},
+		{name: "urgent in the middle", feed: prio(-1),
+			rules: []crier.Rule{urgentRule("Story 3", 1)}, want: "1"},
+		{name: "urgent last", feed: prio(0),
+			rules: []crier.Rule{urgentRule("Story 7", 2)}, want: "2"},
+		{name: "low last after default items keeps the default",
+			rules: []crier.Rule{urgentRule("Story 7", -2)}, want: ""},
+		{name: "low first after default items keeps the default",
+			rules: []crier.Rule{urgentRule("Story 0", -1)}, want: ""},
+		{name: "urgent beats default items",
+			rules: []crier.Rule{urgentRule("Story 0", 1), urgentRule("Story 5", -2)}, want: "1"},
+		{name: "all low stays low", feed: prio(-2),
+			rules: []crier.Rule{urgentRule("Story 4", -1)}, want: "-1"},
+		{name: "no priorities at all", want: ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			feed := crier.Feed{Name: "Wire", URL: "https://news.example/rss", Notify: []string{"phone"},
+				Burst: 5, Priority: tt.feed, Rules: tt.rules}
+			ds, _ := Plan(PlanInput{Feed: feed, Fresh: fresh(8, 0), Now: time.Now()})
+			if len(ds) != 1 || ds[0].Notification.Kind != crier.KindSummary {
+				t.Fatalf("got %d deliveries, want one summary", len(ds))
+			}
+			got := ""
+			if p := ds[0].Notification.Priority; p != nil {
+				got = fmt.Sprint(*p)
+			}
+			if got != tt.want {
+				t.Errorf("summary priority %q, want %q", got, tt.want)
+			}
+		})
+	}
+}

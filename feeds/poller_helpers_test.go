@@ -20,10 +20,39 @@ import (
 // httptest servers and a real bbolt file, and assert what a user would see
 // in the feed's state, the outbox and the log.
 
-// plClock is a settable clock shared by the poller and the store.
+// plClock is a settable clock shared by the poller, the store and the
+// scheduler. Its After fires when Add moves the time past the deadline;
+// asked hears of every After call (dropped when nobody listens).
 type plClock struct {
-	mu sync.Mutex
-	t  time.Time
+	mu    sync.Mutex
+	t     time.Time
+	waits []plWait
+	asked chan time.Duration
+}
+
+type plWait struct {
+	at time.Time
+	ch chan time.Time
+}
+
+func newPLClock() *plClock {
+	return &plClock{t: plStart, asked: make(chan time.Duration, 64)}
+}
+
+func (c *plClock) After(d time.Duration) <-chan time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	ch := make(chan time.Time, 1)
+	if d <= 0 {
+		ch <- c.t
+	} else {
+		c.waits = append(c.waits, plWait{at: c.t.Add(d), ch: ch})
+	}
+	select {
+	case c.asked <- d:
+	default:
+	}
+	return ch
 }
 
 func (c *plClock) Now() time.Time {
@@ -36,6 +65,15 @@ func (c *plClock) Add(d time.Duration) time.Time {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.t = c.t.Add(d)
+	kept := c.waits[:0]
+	for _, w := range c.waits {
+		if w.at.After(c.t) {
+			kept = append(kept, w)
+			continue
+		}
+		w.ch <- c.t
+	}
+	c.waits = kept
 	return c.t
 }
 
@@ -130,7 +168,7 @@ var plStart = time.Date(2025, 3, 10, 10, 0, 0, 0, time.Local)
 
 func newPLEnv(t *testing.T, fo FetchOptions, edit func(*PollerOptions)) *plEnv {
 	t.Helper()
-	e := &plEnv{clock: &plClock{t: plStart}, log: &plLog{}}
+	e := &plEnv{clock: newPLClock(), log: &plLog{}}
 	st, err := store.Open(filepath.Join(t.TempDir(), "state.db"), store.Options{Now: e.clock.Now, NoSync: true})
 	if err != nil {
 		t.Fatal(err)

@@ -19,12 +19,26 @@ import (
 // polled hourly; the watchdog and /healthz read it.
 const heartbeat = 10 * time.Second
 
+// Clock is the scheduler's time: when a feed was due, and the waits for
+// jitter and for the shutdown grace. (cron keeps its own real-time clock
+// for firing schedules.)
+type Clock interface {
+	Now() time.Time
+	After(d time.Duration) <-chan time.Time
+}
+
+type realClock struct{}
+
+func (realClock) Now() time.Time                         { return time.Now() }
+func (realClock) After(d time.Duration) <-chan time.Time { return time.After(d) }
+
 // Scheduler polls every feed on its cron schedule. Feeds can be added,
 // changed and removed while it runs (config reload) without losing a poll
 // in flight.
 type Scheduler struct {
 	poller *Poller
 	log    *slog.Logger
+	clock  Clock
 	cron   *cron.Cron
 
 	// Polls run under ctx; Stop cancels it only after a grace period so
@@ -32,6 +46,9 @@ type Scheduler struct {
 	ctx    context.Context
 	cancel context.CancelFunc
 	polls  sync.WaitGroup
+	// stopping is closed by Stop: a poll still waiting out its jitter
+	// gives up rather than hold shutdown for its grace.
+	stopping chan struct{}
 
 	mu      sync.Mutex
 	entries map[string]*scheduled // by feed ID
@@ -47,27 +64,33 @@ type scheduled struct {
 	schedule cron.Schedule
 }
 
-// NewScheduler returns a stopped scheduler that polls through p.
-func NewScheduler(p *Poller, log *slog.Logger) *Scheduler {
+// NewScheduler returns a stopped scheduler that polls through p. A nil
+// clock is the real one.
+func NewScheduler(p *Poller, log *slog.Logger, clock Clock) *Scheduler {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
+	}
+	if clock == nil {
+		clock = realClock{}
 	}
 	cl := cronLogger{log}
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &Scheduler{
 		poller: p,
 		log:    log,
+		clock:  clock,
 		// cron's default chain does not recover panics, and a slow feed
 		// must not pile up overlapping polls of itself. (run recovers a
 		// panicking poll itself: cron v3.0.1's SkipIfStillRunning loses
 		// its token to a panic and would skip the feed for good.)
-		cron:    cron.New(cron.WithChain(cron.Recover(cl), cron.SkipIfStillRunning(cl)), cron.WithLogger(cl)),
-		ctx:     ctx,
-		cancel:  cancel,
-		entries: map[string]*scheduled{},
+		cron:     cron.New(cron.WithChain(cron.Recover(cl), cron.SkipIfStillRunning(cl)), cron.WithLogger(cl)),
+		ctx:      ctx,
+		cancel:   cancel,
+		stopping: make(chan struct{}),
+		entries:  map[string]*scheduled{},
 	}
-	s.beat.Store(time.Now().UnixNano())
-	s.cron.Schedule(cron.Every(heartbeat), cron.FuncJob(func() { s.beat.Store(time.Now().UnixNano()) }))
+	s.beat.Store(clock.Now().UnixNano())
+	s.cron.Schedule(cron.Every(heartbeat), cron.FuncJob(func() { s.beat.Store(s.clock.Now().UnixNano()) }))
 	return s
 }
 
@@ -146,20 +169,17 @@ func (s *Scheduler) Apply(feeds []crier.Feed) error {
 func (s *Scheduler) run(feedID string) {
 	s.mu.Lock()
 	sc, ok := s.entries[feedID]
-	var feed crier.Feed
-	var every time.Duration
-	if ok {
-		feed, every = sc.feed, interval(sc.schedule)
-	}
-	s.mu.Unlock()
-	if !ok || s.ctx.Err() != nil {
+	if !ok || s.stopped {
+		s.mu.Unlock()
 		return
 	}
-	s.polls.Add(1)
+	feed, every := sc.feed, interval(sc.schedule)
+	s.polls.Add(1) // under mu: Stop's Wait comes after stopped is set
+	s.mu.Unlock()
 	defer s.polls.Done()
 	select {
-	case <-time.After(Jitter(feedID, every)):
-	case <-s.ctx.Done():
+	case <-s.clock.After(Jitter(feedID, every)):
+	case <-s.stopping:
 		return
 	}
 	res, err := s.poll(s.ctx, feed, false)
@@ -211,9 +231,14 @@ func (s *Scheduler) Start() {
 // catchUp polls a feed now if it is overdue. Called with s.mu held.
 func (s *Scheduler) catchUp(feedID string) {
 	sc := s.entries[feedID]
-	if s.stopped || time.Since(s.poller.LastPoll(sc.feed)) < interval(sc.schedule) {
+	if s.stopped {
 		return
 	}
+	last := s.poller.LastPoll(sc.feed)
+	if s.clock.Now().Sub(last) < interval(sc.schedule) {
+		return
+	}
+	s.log.Debug("feed overdue: polling it now", "feed", sc.feed.Name, "last_poll", last)
 	// Through the cron job wrapper, so it cannot overlap a scheduled poll.
 	job := s.cron.Entry(sc.entry).WrappedJob
 	s.polls.Add(1)
@@ -227,6 +252,9 @@ func (s *Scheduler) catchUp(feedID string) {
 // grace, then cancels the rest and waits for them.
 func (s *Scheduler) Stop(grace time.Duration) {
 	s.mu.Lock()
+	if !s.stopped {
+		close(s.stopping)
+	}
 	s.stopped = true // polls.Add may not race polls.Wait below
 	s.mu.Unlock()
 	cronDone := s.cron.Stop()
@@ -238,7 +266,7 @@ func (s *Scheduler) Stop(grace time.Duration) {
 	}()
 	select {
 	case <-idle:
-	case <-time.After(grace):
+	case <-s.clock.After(grace):
 		s.log.Warn("polls still running at shutdown; cancelling them", "grace", grace)
 	}
 	s.cancel()

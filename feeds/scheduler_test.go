@@ -86,7 +86,7 @@ func newSchedEnv(t *testing.T, edit func(*PollerOptions)) (*plEnv, *Scheduler) {
 			edit(o)
 		}
 	})
-	s := NewScheduler(e.p, e.p.opt.Log)
+	s := NewScheduler(e.p, e.p.opt.Log, nil)
 	return e, s
 }
 

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"sync"
 	"testing"
+	"time"
 
 	bolt "go.etcd.io/bbolt"
 
@@ -139,5 +140,46 @@ func TestStateCacheFollowsTheFile(t *testing.T) {
 	}
 	if st, _, _ := s.FeedState("f"); st.Title != "three" {
 		t.Fatalf("after a write bypassing the cache: title %q, want three", st.Title)
+	}
+}
+
+// A group whose transaction rolls back committed none of the deferred poll
+// times it carried, so it must not forget them: they stay pending, ride
+// along with the next commit that succeeds, and survive a reopen.
+func TestGroupCommitFailureKeepsDeferredStates(t *testing.T) {
+	t.Parallel()
+	s, clk := openTemp(t)
+	path := s.Path()
+	base := crier.FeedState{URL: "u", ETag: `"e"`, LastStatus: 304, Seeded: true, LastPoll: clk.Now()}
+	if err := s.SaveFeedState("a", base); err != nil {
+		t.Fatal(err)
+	}
+	clk.Advance(10 * time.Second)
+	polled := base
+	polled.LastPoll = clk.Now()
+	if err := s.SaveFeedState("a", polled); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := s.deferred.get("a"); !ok {
+		t.Fatal("setup: the poll time was not deferred")
+	}
+
+	boom := errors.New("boom")
+	if err := s.group.update(func(*bolt.Tx) error { return boom }); !errors.Is(err, boom) {
+		t.Fatalf("failing commit: err %v, want boom", err)
+	}
+	if _, ok := s.deferred.get("a"); !ok {
+		t.Error("a rolled-back group commit forgot the deferred poll time")
+	}
+	if got := onDisk(t, s, "a"); !got.LastPoll.Equal(base.LastPoll) {
+		t.Fatalf("setup: the rolled-back commit wrote LastPoll %v", got.LastPoll)
+	}
+
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s = openAt(t, path, clk)
+	if got := onDisk(t, s, "a"); !got.LastPoll.Equal(polled.LastPoll) {
+		t.Errorf("after reopen LastPoll %v, want the deferred %v", got.LastPoll, polled.LastPoll)
 	}
 }

@@ -101,6 +101,11 @@ func Open(path string, opt Options) (*Store, error) {
 	if timeout <= 0 {
 		timeout = time.Second
 	}
+	// bbolt would panic on a damaged file, in a goroutine nobody can
+	// recover; the pages are checked first (see pages.go).
+	if _, err := checkFile(path); err != nil {
+		return nil, err
+	}
 	db, err := bolt.Open(path, 0o600, &bolt.Options{
 		Timeout:        timeout,
 		FreelistType:   bolt.FreelistMapType,

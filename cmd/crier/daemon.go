@@ -24,7 +24,6 @@ const (
 	pollGrace  = 15 * time.Second // polls in flight may finish at shutdown
 	sendGrace  = 35 * time.Second // a send in flight may finish (its own timeout is 30 s)
 	flushGrace = 5 * time.Second  // the dispatcher may deliver what the last polls queued
-	pruneEvery = 6 * time.Hour
 )
 
 // daemon is crier's parts wired together for one config.
@@ -36,6 +35,7 @@ type daemon struct {
 	poller  *feeds.Poller
 	sched   *feeds.Scheduler
 	metrics *web.Metrics
+	clock   clock // the scheduler's and the prune loop's time
 
 	mu  sync.Mutex    // guards cfg
 	cfg *crier.Config // the config in force
@@ -53,7 +53,7 @@ func openDaemon(cfg *crier.Config, log *slog.Logger, env *cliEnv) (*daemon, erro
 	if err != nil {
 		return nil, err
 	}
-	d := &daemon{cfg: cfg, log: log, stdout: env.stdout, getenv: env.getenv, store: st}
+	d := &daemon{cfg: cfg, log: log, stdout: env.stdout, getenv: env.getenv, store: st, clock: realClock{}}
 	d.metrics = web.NewMetrics(prometheus.NewRegistry(), st, func() []crier.Feed { return d.config().Feeds })
 	disp, routing, err := d.buildDispatcher(cfg)
 	if err == nil {
@@ -76,7 +76,7 @@ func openDaemon(cfg *crier.Config, log *slog.Logger, env *cliEnv) (*daemon, erro
 		Interval:      func(f crier.Feed) time.Duration { return feeds.Interval(f.Schedule) },
 		OnPoll:        d.metrics.ObservePoll,
 	})
-	d.sched = feeds.NewScheduler(d.poller, log)
+	d.sched = feeds.NewScheduler(d.poller, log, d.clock)
 	return d, nil
 }
 
@@ -300,43 +300,6 @@ func (d *daemon) status() string {
 		s += ", last poll " + last.Format("15:04:05")
 	}
 	return s
-}
-
-func (d *daemon) pruneLoop(ctx context.Context) {
-	t := time.NewTimer(time.Minute)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-		d.swapping.Lock()
-		err := d.buryOrphans(d.config())
-		d.swapping.Unlock()
-		if err != nil && ctx.Err() == nil {
-			d.log.Error("dead-lettering queues of removed notifiers", "err", err)
-		}
-		cfg := d.config()
-		keep := map[string]bool{}
-		for _, f := range cfg.Feeds {
-			keep[f.FeedID()] = true
-		}
-		cutoff := time.Now().Add(-cfg.Retention)
-		n, err := d.store.Prune(ctx, cutoff, keep, 1000)
-		if err != nil && ctx.Err() == nil {
-			d.log.Error("pruning seen items", "err", err)
-		} else if n > 0 {
-			d.log.Info("pruned seen items past retention", "removed", n)
-		}
-		n, err = d.store.PruneDeadLetters(ctx, cutoff, 1000)
-		if err != nil && ctx.Err() == nil {
-			d.log.Error("pruning dead letters", "err", err)
-		} else if n > 0 {
-			d.log.Info("pruned dead letters past retention", "removed", n)
-		}
-		t.Reset(pruneEvery)
-	}
 }
 
 // webDaemon is what the status page and API see of the daemon.

@@ -40,6 +40,8 @@ func commands() []command {
 		{"status", "[--config FILE]", "print every feed's state (from the running daemon, or the store)", cmdStatus},
 		{"deadletters", "[--config FILE]", "list notifications that could not be delivered", cmdDeadLetters},
 		{"redeliver", "[--config FILE] [--all | ID…]", "move dead letters back to the outbox", cmdRedeliver},
+		{"backup", "[--config FILE] FILE", "write a consistent copy of the state file, also while the daemon runs", cmdBackup},
+		{"store", "[--config FILE] check|repair", "check the state file, or salvage a corrupt one", cmdStore},
 		{"import-opml", "[--config FILE] [--write] FILE", "print an OPML file's feeds as YAML, or add them to the config", cmdImportOPML},
 		{"export-opml", "[--config FILE] [-o FILE]", "write the configured feeds as OPML 2.0", cmdExportOPML},
 		{"discover", "URL", "print the feeds a web page advertises, as YAML for the config", cmdDiscover},

@@ -71,12 +71,13 @@ func runOnce(ctx context.Context, env *cliEnv, d *daemon) (err error) {
 	return nil
 }
 
-// storeError turns "another crier holds the state dir" into a plain message.
+// storeError turns "another crier holds the state dir" and "the state
+// file is corrupt" into plain messages.
 func storeError(err error) error {
 	if errors.Is(err, store.ErrLocked) {
 		return &exitError{1, "crier: " + err.Error()}
 	}
-	return err
+	return corruptMessage(err)
 }
 
 // openStore opens the configured store for the offline tools.
@@ -85,5 +86,8 @@ func openStore(cfg *crier.Config) (*store.Store, error) {
 	if errors.Is(err, store.ErrLocked) {
 		return nil, &exitError{1, fmt.Sprintf("crier: the store in %s is locked: the daemon is running. Stop it first (systemctl stop crier).", cfg.StateDir)}
 	}
-	return st, err
+	if err != nil {
+		return nil, corruptMessage(err)
+	}
+	return st, nil
 }

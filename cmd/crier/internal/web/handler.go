@@ -94,6 +94,7 @@ func NewHandler(opt Options) http.Handler {
 	mux.HandleFunc("GET /api/deadletters", h.apiDeadLetters)
 	mux.HandleFunc("POST /api/redeliver", h.guard(h.apiRedeliver))
 	mux.HandleFunc("POST /api/poll", h.guard(h.apiPoll))
+	mux.HandleFunc("GET /api/backup", h.guard(h.apiBackup))
 	if opt.Metrics != nil {
 		mux.Handle("GET /metrics", promhttp.HandlerFor(opt.Metrics.reg, promhttp.HandlerOpts{
 			// A store read error drops those gauges, not the whole scrape.
