@@ -213,9 +213,7 @@ func (l *loader) secret(s secretEntries, key, field string, required bool, at *y
 		l.errf(file.k, sub(field, key+"_file"), "give %s or %s_file, not both (%s is at line %d)", key, key, key, plain.k.Line)
 		return ""
 	case hasFile:
-		if v, ok = l.readSecret(file.v, sub(field, key+"_file")); ok && v == "" && required {
-			l.errf(file.v, sub(field, key+"_file"), "the file is empty")
-		}
+		v, _ = l.readSecret(file.v, sub(field, key+"_file"))
 		return v
 	case hasPlain:
 		v, ok = l.str(plain.v, sub(field, key))

@@ -330,20 +330,6 @@ func (l *loader) path(p, base string) string {
 	return p
 }
 
-// readSecret reads a KEY_file, trimming the trailing newline editors add.
-func (l *loader) readSecret(n *yaml.Node, field string) (string, bool) {
-	p, ok := l.str(n, field)
-	if !ok {
-		return "", false
-	}
-	data, err := l.opt.ReadFile(l.path(p, l.dir))
-	if err != nil {
-		l.errf(n, field, "%v", err)
-		return "", false
-	}
-	return strings.TrimRight(string(data), " \t\r\n"), true
-}
-
 // notifierNames reads a list of notifier names, remembering each to check
 // once every notifier is known.
 func (l *loader) notifierNames(n *yaml.Node, field string) []string {
