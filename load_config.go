@@ -183,14 +183,15 @@ func checkListen(s string) error {
 	return nil
 }
 
-// checkURL accepts absolute http(s) URLs only: anything else is a typo
-// crier could never fetch or post to.
+// checkURL accepts absolute http(s) URLs with a host name only: anything
+// else ("https:/x", "http://", "https://:443/") is a typo crier could never
+// fetch or post to.
 func checkURL(s string) (*url.URL, error) {
 	u, err := url.Parse(s)
 	if err != nil {
 		return nil, fmt.Errorf("invalid URL: %w", err)
 	}
-	if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+	if (u.Scheme != "http" && u.Scheme != "https") || u.Hostname() == "" {
 		return nil, fmt.Errorf("expected an absolute http:// or https:// URL, got %q", s)
 	}
 	return u, nil

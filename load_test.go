@@ -453,3 +453,23 @@ func TestSecretsNeverInErrors(t *testing.T) {
 		t.Errorf("error = %v; want an error that does not quote the secret", err)
 	}
 }
+
+// TestURLsNeedAHost: a URL crier could never reach is a load error at its
+// line, for feeds and for notifiers, secret or not.
+func TestURLsNeedAHost(t *testing.T) {
+	t.Parallel()
+	for _, u := range []string{"https:/example.com/rss", "http://", "http:///rss", "https://:443/rss", "http://@/rss"} {
+		src := "notifiers:\n" +
+			"  - {type: console}\n" +
+			"  - type: webhook\n    url: \"" + u + "\"\n" +
+			"  - type: discord\n    webhook_url: \"" + u + "\"\n" +
+			"  - type: ntfy\n    topic: news\n    url: \"" + u + "\"\n" +
+			"feeds:\n  - url: \"" + u + "\"\n"
+		_, err := loadString(t, src, nil, nil)
+		for _, want := range []string{":4: notifiers[1].url:", ":6: notifiers[2].webhook_url:", ":9: notifiers[3].url:", ":11: feeds[0].url:"} {
+			if err == nil || !strings.Contains(err.Error(), "/etc/crier/config.yaml"+want) {
+				t.Errorf("%q: want an error at %q, got:\n%v", u, want, err)
+			}
+		}
+	}
+}
