@@ -197,7 +197,7 @@ func (d *daemon) serve(ctx context.Context, sd *sdNotifier) error {
 			d.store.Close()
 			return fmt.Errorf("http.listen %s: %w", addr, err)
 		}
-		d.log.Info("status page, metrics and API listening", "addr", addr)
+		// web.Listen logs the listener once, with the address it bound.
 	}
 	if err := d.sched.Apply(d.cfg.Feeds); err != nil {
 		d.store.Close()
