@@ -113,3 +113,42 @@ func TestEventsAreLoggedOnce(t *testing.T) {
 		t.Errorf("feed seeded announced=%v, want 2 (items, not items × notifiers)", got)
 	}
 }
+
+// TestReloadRejectsUnbuildableNotifier: a SIGHUP with a notifier that
+// cannot be built (a Pushover token of the wrong shape) keeps the running
+// config and logs the problem at its file and line, naming it once.
+func TestReloadRejectsUnbuildableNotifier(t *testing.T) {
+	t.Parallel()
+	push := pushoverfake.New()
+	defer push.Close()
+	h := newHarness(t, push, map[string]*testFeed{"News": newTestFeed(t, "rss", 1)})
+	getenv := func(k string) (string, bool) { v, ok := h.env[k]; return v, ok }
+	cfg, err := crier.LoadFile(h.config, crier.LoadOptions{Env: getenv})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := newRecordingHandler()
+	log := slog.New(rec)
+	d, err := openDaemon(cfg, log, &cliEnv{stdout: &strings.Builder{}, stderr: &strings.Builder{}, getenv: getenv})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.store.Close()
+
+	h.edit("token: ${PUSHOVER_TOKEN}", "token: too-short")
+	d.reload(context.Background(), newSDNotifier(getenv, log))
+
+	if d.config() != cfg {
+		t.Error("the reload replaced the running config")
+	}
+	rejected := rec.matching("config reload rejected")
+	if len(rejected) != 1 {
+		t.Fatalf("%d rejection records, want 1", len(rejected))
+	}
+	r := rejected[0]
+	problem := attr(r, "problem").String()
+	if attr(r, "file").String() != h.config || attr(r, "line").Int64() != 6 || strings.Count(problem, "phone") != 1 {
+		t.Errorf("rejection logged as file=%v line=%v problem=%q; want %s, line 6, the notifier named once",
+			attr(r, "file"), attr(r, "line"), problem, h.config)
+	}
+}
