@@ -31,7 +31,7 @@ type FeedSpec struct{ Name, URL string }
 
 // AppendReport says what AppendFeedsReport did.
 type AppendReport struct {
-	Added   []FeedSpec // as written: trimmed, names made unique
+	Added   []FeedSpec // as Load will read them: trimmed, names made unique
 	Present []FeedSpec // left out: the URL is configured already or was given twice
 }
 
@@ -49,8 +49,10 @@ func AppendFeeds(config []byte, feeds []FeedSpec) ([]byte, error) {
 // which were already present. URLs are compared exactly, after trimming
 // space, as Load does when it looks for duplicates. A name that is empty
 // becomes the one Load would derive from the URL; a name that is taken
-// (Load rejects duplicate names) gets " (2)", " (3)"… appended. When
-// nothing is added the config is returned unchanged.
+// (Load rejects duplicate names) gets " (2)", " (3)"… appended. Names and
+// URLs are taken literally: they are written with EscapeVars, so a "${" in
+// them (from an OPML file, say) reads back as "${", never as a variable.
+// When nothing is added the config is returned unchanged.
 func AppendFeedsReport(config []byte, feeds []FeedSpec) ([]byte, AppendReport, error) {
 	var rep AppendReport
 	doc, err := decodeOneDoc(config)
@@ -149,9 +151,9 @@ func configuredFeeds(list *yaml.Node) (urls, names map[string]bool) {
 		for i := 0; i+1 < len(item.Content); i += 2 {
 			switch k, v := item.Content[i].Value, item.Content[i+1]; k {
 			case "url":
-				u = strings.TrimSpace(v.Value)
+				u = unescapeVars(strings.TrimSpace(v.Value))
 			case "name":
-				name = strings.TrimSpace(v.Value)
+				name = unescapeVars(strings.TrimSpace(v.Value))
 			}
 		}
 		if u == "" {
@@ -328,8 +330,8 @@ func entryLines(added []FeedSpec, dash, keyIndent int, nl string) string {
 	var b strings.Builder
 	gap := strings.Repeat(" ", max(keyIndent-dash-1, 1))
 	for _, f := range added {
-		b.WriteString(strings.Repeat(" ", dash) + "-" + gap + "name: " + yamlScalar(f.Name) + nl)
-		b.WriteString(strings.Repeat(" ", keyIndent) + "url: " + yamlScalar(f.URL) + nl)
+		b.WriteString(strings.Repeat(" ", dash) + "-" + gap + "name: " + yamlScalar(EscapeVars(f.Name)) + nl)
+		b.WriteString(strings.Repeat(" ", keyIndent) + "url: " + yamlScalar(EscapeVars(f.URL)) + nl)
 	}
 	return b.String()
 }
@@ -372,7 +374,7 @@ func nodeAppend(config []byte, added []FeedSpec) ([]byte, error) {
 	str := func(v string) *yaml.Node { return &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: v} }
 	for _, f := range added {
 		list.Content = append(list.Content, &yaml.Node{Kind: yaml.MappingNode, Content: []*yaml.Node{
-			str("name"), str(f.Name), str("url"), str(f.URL),
+			str("name"), str(EscapeVars(f.Name)), str("url"), str(EscapeVars(f.URL)),
 		}})
 	}
 	var b bytes.Buffer
@@ -411,7 +413,7 @@ func checkAppend(orig, edited []byte, added []FeedSpec) error {
 		}
 	}
 	for _, f := range added {
-		list = append(list, map[string]any{"name": f.Name, "url": f.URL})
+		list = append(list, map[string]any{"name": EscapeVars(f.Name), "url": EscapeVars(f.URL)})
 	}
 	m["feeds"] = list
 	if !reflect.DeepEqual(before, after) {

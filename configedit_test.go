@@ -253,3 +253,21 @@ func TestAppendFeedsErrors(t *testing.T) {
 		})
 	}
 }
+
+// TestEscapeVarsReadsBack: whatever text EscapeVars writes, Load reads
+// back as the original, with a variable of that name set.
+func TestEscapeVarsReadsBack(t *testing.T) {
+	t.Parallel()
+	env := map[string]string{"X": "secret", "HOME": "/root"}
+	for _, s := range []string{"${X}", "$${X}", "$$${X}", "a$", "$", "$$", "${", "${X", "}${HOME}{", "$5 and ${X} and $${HOME}", "plain"} {
+		src := "notifiers: [{type: console}]\nfeeds:\n  - url: https://example.org/\n    name: " + yamlScalar(EscapeVars(s)) + "\n"
+		cfg, err := loadString(t, src, env, nil)
+		if err != nil {
+			t.Errorf("%q: %v", s, err)
+			continue
+		}
+		if got := cfg.Feeds[0].Name; got != s {
+			t.Errorf("%q written as %q reads back as %q", s, EscapeVars(s), got)
+		}
+	}
+}

@@ -19,7 +19,7 @@ import (
 // replace them so that loading never depends on the machine it runs on.
 type LoadOptions struct {
 	Env      func(string) (string, bool)  // default os.LookupEnv
-	ReadFile func(string) ([]byte, error) // default os.ReadFile (for *_file secrets)
+	ReadFile func(string) ([]byte, error) // default readSecretFile (for *_file secrets)
 	Home     string                       // for ~ defaults; default os.UserHomeDir
 }
 
@@ -28,7 +28,7 @@ func (o LoadOptions) withDefaults() LoadOptions {
 		o.Env = os.LookupEnv
 	}
 	if o.ReadFile == nil {
-		o.ReadFile = os.ReadFile
+		o.ReadFile = readSecretFile
 	}
 	if o.Home == "" {
 		o.Home, _ = os.UserHomeDir()

@@ -183,14 +183,15 @@ func checkListen(s string) error {
 	return nil
 }
 
-// checkURL accepts absolute http(s) URLs only: anything else is a typo
-// crier could never fetch or post to.
+// checkURL accepts absolute http(s) URLs with a host name only: anything
+// else ("https:/x", "http://", "https://:443/") is a typo crier could never
+// fetch or post to.
 func checkURL(s string) (*url.URL, error) {
 	u, err := url.Parse(s)
 	if err != nil {
 		return nil, fmt.Errorf("invalid URL: %w", err)
 	}
-	if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+	if (u.Scheme != "http" && u.Scheme != "https") || u.Hostname() == "" {
 		return nil, fmt.Errorf("expected an absolute http:// or https:// URL, got %q", s)
 	}
 	return u, nil
@@ -213,9 +214,7 @@ func (l *loader) secret(s secretEntries, key, field string, required bool, at *y
 		l.errf(file.k, sub(field, key+"_file"), "give %s or %s_file, not both (%s is at line %d)", key, key, key, plain.k.Line)
 		return ""
 	case hasFile:
-		if v, ok = l.readSecret(file.v, sub(field, key+"_file")); ok && v == "" && required {
-			l.errf(file.v, sub(field, key+"_file"), "the file is empty")
-		}
+		v, _ = l.readSecret(file.v, sub(field, key+"_file"))
 		return v
 	case hasPlain:
 		v, ok = l.str(plain.v, sub(field, key))

@@ -203,6 +203,18 @@ func (l *loader) expand(n *yaml.Node, field string) (string, bool) {
 	return b.String(), ok
 }
 
+// EscapeVars returns s written so that the loader reads it back as
+// exactly s: every "${" becomes "$${", the loader's literal "${". Anything
+// crier writes into a config from text it did not get from the user (an
+// OPML export, a web page) goes through it, so that a "${CRIER_SECRET}"
+// in a feed's title or URL can never pull a secret out of the environment.
+// Other '$' need no escape: the loader only ever expands "${".
+func EscapeVars(s string) string { return strings.ReplaceAll(s, "${", "$${") }
+
+// unescapeVars is the inverse of EscapeVars: the text as Load reads it,
+// for values that hold no variables.
+func unescapeVars(s string) string { return strings.ReplaceAll(s, "$${", "${") }
+
 func validVarName(s string) bool {
 	if s == "" {
 		return false
@@ -316,20 +328,6 @@ func (l *loader) path(p, base string) string {
 		p = filepath.Join(base, p)
 	}
 	return p
-}
-
-// readSecret reads a KEY_file, trimming the trailing newline editors add.
-func (l *loader) readSecret(n *yaml.Node, field string) (string, bool) {
-	p, ok := l.str(n, field)
-	if !ok {
-		return "", false
-	}
-	data, err := l.opt.ReadFile(l.path(p, l.dir))
-	if err != nil {
-		l.errf(n, field, "%v", err)
-		return "", false
-	}
-	return strings.TrimRight(string(data), " \t\r\n"), true
 }
 
 // notifierNames reads a list of notifier names, remembering each to check

@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -51,6 +52,16 @@ func mustLoad(t *testing.T, src string, env, files map[string]string) *Config {
 	return cfg
 }
 
+// uncommentExample turns on what config.example.yaml ships commented out
+// (one notifier of each type, the API token), as a user would.
+func uncommentExample(data []byte) string {
+	s := regexp.MustCompile(`(?m)^  # (- |  )`).ReplaceAllString(string(data), "  $1")
+	return strings.Replace(s, "  # token_file: ${CREDENTIALS_DIRECTORY}/api-token", "  token_file: ${CREDENTIALS_DIRECTORY}/api-token", 1)
+}
+
+// TestExampleConfig loads the example with everything in it turned on:
+// it documents every option, and every one must load. (That it starts as
+// shipped under the unit is cmd/crier's TestExampleConfigStartsUnderTheUnit.)
 func TestExampleConfig(t *testing.T) {
 	t.Parallel()
 	data, err := os.ReadFile("config.example.yaml")
@@ -59,7 +70,7 @@ func TestExampleConfig(t *testing.T) {
 	}
 	env := map[string]string{
 		"CREDENTIALS_DIRECTORY": "/run/credentials/crier.service",
-		"PUSHOVER_USER":         "uQiRzpo4DXghDmr9QzzfQu27cmVRsG",
+		"STATE_DIRECTORY":       "/var/lib/crier",
 		"NTFY_TOKEN":            "tk_ntfy",
 		"DISCORD_WEBHOOK_URL":   "https://discord.com/api/webhooks/1/abc",
 		"WEBHOOK_TOKEN":         "hooktoken",
@@ -76,7 +87,7 @@ func TestExampleConfig(t *testing.T) {
 			return []byte("secret-of-" + filepath.Base(p) + "\n"), nil
 		},
 	}
-	cfg, err := Load(strings.NewReader(string(data)), "config.example.yaml", opt)
+	cfg, err := Load(strings.NewReader(uncommentExample(data)), "config.example.yaml", opt)
 	if err != nil {
 		t.Fatalf("the example config does not load:\n%v", err)
 	}
@@ -96,7 +107,7 @@ func TestExampleConfig(t *testing.T) {
 		t.Errorf("notifier types = %v, want one of each: %v", types, wantTypes)
 	}
 	phone, _ := cfg.Notifier("phone")
-	if phone.Options["token"] != "secret-of-pushover-token" || phone.Options["user"] != env["PUSHOVER_USER"] {
+	if phone.Options["token"] != "secret-of-pushover-token" || phone.Options["user"] != "secret-of-pushover-user" {
 		t.Errorf("pushover secrets = %q, %q", phone.Options["token"], phone.Options["user"])
 	}
 	if phone.Options["retry"] != "1m0s" || phone.QuietHours == nil || phone.QuietHours.From != 22*time.Hour {
@@ -451,5 +462,25 @@ func TestSecretsNeverInErrors(t *testing.T) {
 `, nil, nil)
 	if err == nil || strings.Contains(err.Error(), "s3cr3t") {
 		t.Errorf("error = %v; want an error that does not quote the secret", err)
+	}
+}
+
+// TestURLsNeedAHost: a URL crier could never reach is a load error at its
+// line, for feeds and for notifiers, secret or not.
+func TestURLsNeedAHost(t *testing.T) {
+	t.Parallel()
+	for _, u := range []string{"https:/example.com/rss", "http://", "http:///rss", "https://:443/rss", "http://@/rss"} {
+		src := "notifiers:\n" +
+			"  - {type: console}\n" +
+			"  - type: webhook\n    url: \"" + u + "\"\n" +
+			"  - type: discord\n    webhook_url: \"" + u + "\"\n" +
+			"  - type: ntfy\n    topic: news\n    url: \"" + u + "\"\n" +
+			"feeds:\n  - url: \"" + u + "\"\n"
+		_, err := loadString(t, src, nil, nil)
+		for _, want := range []string{":4: notifiers[1].url:", ":6: notifiers[2].webhook_url:", ":9: notifiers[3].url:", ":11: feeds[0].url:"} {
+			if err == nil || !strings.Contains(err.Error(), "/etc/crier/config.yaml"+want) {
+				t.Errorf("%q: want an error at %q, got:\n%v", u, want, err)
+			}
+		}
 	}
 }

@@ -368,7 +368,8 @@ func (p *Poller) poll(ctx context.Context, feed crier.Feed, start time.Time, st 
 	}
 	switch {
 	case ir.FirstPoll:
-		p.opt.Log.Info("feed seeded", "feed", feed.Name, "items", ir.Items, "announced", ir.Queued)
+		// Items, not ir.Queued: one item to three notifiers is one story.
+		p.opt.Log.Info("feed seeded", "feed", feed.Name, "items", ir.Items, "announced", stats.Announced)
 	case stats.Reposted > 0:
 		p.opt.Log.Warn("feed rotated its item ids; re-published items not announced", "feed", feed.Name, "reposted", stats.Reposted)
 	}

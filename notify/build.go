@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/crierd/crier"
 )
@@ -19,8 +20,41 @@ type Deps struct {
 	Log      *slog.Logger
 }
 
-// Build makes the notifier a config entry describes.
+// BuildAll builds every notifier of cfg, keyed by name. The daemon runs
+// what it returns and `crier check` calls it too, so that a config check
+// accepts is one run can start. What a constructor refuses (a token of the
+// wrong shape, say) is a crier.ConfigErrors at the notifier's line.
+func BuildAll(cfg *crier.Config, deps Deps) (map[string]Notifier, error) {
+	deps.StateDir = cfg.StateDir
+	notifiers := make(map[string]Notifier, len(cfg.Notifiers))
+	var errs crier.ConfigErrors
+	for _, nc := range cfg.Notifiers {
+		n, err := Build(nc, deps)
+		if err != nil {
+			errs = append(errs, crier.ConfigError{File: cfg.Path, Line: nc.Line, Problem: err.Error()})
+			continue
+		}
+		notifiers[nc.Name] = n
+	}
+	if len(errs) > 0 {
+		return nil, errs
+	}
+	return notifiers, nil
+}
+
+// Build makes the notifier a config entry describes. Its error names the
+// notifier exactly once ("notifier phone: …").
 func Build(cfg crier.NotifierConfig, deps Deps) (Notifier, error) {
+	n, err := build(cfg, deps)
+	if err != nil && !strings.HasPrefix(err.Error(), "notifier "+cfg.Name+": ") {
+		// The constructors name their notifier; this only keeps a
+		// constructor that does not from leaving it unnamed.
+		err = fmt.Errorf("notifier %s: %w", cfg.Name, err)
+	}
+	return n, err
+}
+
+func build(cfg crier.NotifierConfig, deps Deps) (Notifier, error) {
 	log := deps.Log
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)

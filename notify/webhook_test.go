@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"os"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -180,7 +181,9 @@ func TestExampleWebhookTemplate(t *testing.T) {
 			return []byte(key + "\n"), nil
 		},
 	}
-	cfg, err := crier.Load(strings.NewReader(string(data)), "config.example.yaml", opt)
+	// The example ships its other notifiers commented out; turn them on.
+	example := regexp.MustCompile(`(?m)^  # (- |  )`).ReplaceAllString(string(data), "  $1")
+	cfg, err := crier.Load(strings.NewReader(example), "config.example.yaml", opt)
 	if err != nil {
 		t.Fatalf("example config: %v", err)
 	}

@@ -6,9 +6,11 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 )
 
 // maxExposure is the issue's bar: "OK" and at most 1.5.
@@ -92,5 +94,85 @@ func TestUnitHasContract(t *testing.T) {
 	}
 	if !regexp.MustCompile(`(?m)^WatchdogSec=\S+`).Match(unit) || !regexp.MustCompile(`(?m)^LoadCredential=`).Match(unit) {
 		t.Error("unit lacks WatchdogSec= or LoadCredential=")
+	}
+}
+
+// unitDirectives parses the unit file into section -> directives in order.
+func unitDirectives(t *testing.T) map[string][][2]string {
+	t.Helper()
+	unit, err := os.ReadFile("crier.service")
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string][][2]string{}
+	section := ""
+	for _, line := range strings.Split(string(unit), "\n") {
+		line = strings.TrimSpace(line)
+		switch {
+		case line == "" || strings.HasPrefix(line, "#"):
+		case strings.HasPrefix(line, "["):
+			section = strings.Trim(line, "[]")
+		default:
+			k, v, _ := strings.Cut(line, "=")
+			out[section] = append(out[section], [2]string{k, v})
+		}
+	}
+	return out
+}
+
+func values(directives [][2]string, key string) []string {
+	var vs []string
+	for _, d := range directives {
+		if d[0] == key {
+			vs = append(vs, d[1])
+		}
+	}
+	return vs
+}
+
+// timeSpan reads the systemd time spans this unit uses ("10s", "5min").
+func timeSpan(t *testing.T, s string) time.Duration {
+	t.Helper()
+	for _, u := range []struct {
+		suffix string
+		d      time.Duration
+	}{{"min", time.Minute}, {"s", time.Second}, {"h", time.Hour}} {
+		if n, ok := strings.CutSuffix(s, u.suffix); ok {
+			v, err := strconv.Atoi(n)
+			if err == nil {
+				return time.Duration(v) * u.d
+			}
+		}
+	}
+	t.Fatalf("cannot read time span %q", s)
+	return 0
+}
+
+// TestUnitRefusesBadConfigs: a reload with a broken config must fail (the
+// check runs before the HUP, and systemctl reload reports its FILE:LINE
+// errors), and a config that cannot start must not restart forever: the
+// start limit must be reachable at the restart interval.
+func TestUnitRefusesBadConfigs(t *testing.T) {
+	u := unitDirectives(t)
+	svc := u["Service"]
+	if got := values(svc, "ExecStartPre"); len(got) != 1 || got[0] != "/usr/local/bin/crier check -q" {
+		t.Errorf("ExecStartPre = %q, want the one-line check", got)
+	}
+	if got, want := values(svc, "ExecReload"), []string{"/usr/local/bin/crier check -q", "/bin/kill -HUP $MAINPID"}; !slices.Equal(got, want) {
+		t.Errorf("ExecReload = %q, want %q (the check first)", got, want)
+	}
+	interval, burst := values(u["Unit"], "StartLimitIntervalSec"), values(u["Unit"], "StartLimitBurst")
+	restart := values(svc, "RestartSec")
+	if len(interval) != 1 || len(burst) != 1 || len(restart) != 1 {
+		t.Fatalf("[Unit] StartLimitIntervalSec=%q StartLimitBurst=%q, [Service] RestartSec=%q: want one of each", interval, burst, restart)
+	}
+	n, err := strconv.Atoi(burst[0])
+	if err != nil || n < 1 {
+		t.Fatalf("StartLimitBurst=%q", burst[0])
+	}
+	// systemd refuses the start after n that fall in the interval; at
+	// RestartSec apart that one must fall in it too, or it never stops.
+	if took := time.Duration(n) * timeSpan(t, restart[0]); took >= timeSpan(t, interval[0]) {
+		t.Errorf("%d starts take %s at RestartSec=%s, beyond StartLimitIntervalSec=%s: the limit is never hit", n, took, restart[0], interval[0])
 	}
 }

@@ -15,12 +15,21 @@ import (
 func stateFile(cfg *crier.Config) string { return filepath.Join(cfg.StateDir, "crier.db") }
 
 func cmdCheck(_ context.Context, env *cliEnv, args []string) error {
-	f := newFlags(env, "check", "[--config FILE]", "Validate the config without touching the store or the network.\nPrints a summary, or every error as FILE:LINE: field: problem (exit 1).")
+	f := newFlags(env, "check", "[--config FILE] [-q]", "Validate the config without touching the store or the network: load it and build every\nnotifier as run does. Prints a summary (with -q one line), or every error as\nFILE:LINE: field: problem (exit 1).")
+	quiet := f.Bool("q", false, "print one line on success (for ExecStartPre= and ExecReload=)")
 	if err := f.Parse(args); err != nil {
 		return err
 	}
 	cfg, err := f.loadConfig(env)
 	if err != nil {
+		return err
+	}
+	// Built and dropped: constructors only check, they open nothing.
+	if _, err := buildNotifiers(cfg, env.stdout, nil); err != nil {
+		return err
+	}
+	if *quiet {
+		_, err := fmt.Fprintf(env.stdout, "config OK: %s, %s (%s)\n", plural(len(cfg.Feeds), "feed"), plural(len(cfg.Notifiers), "notifier"), cfg.Path)
 		return err
 	}
 	fmt.Fprintf(env.stdout, "%s: OK\nstate: %s\n", cfg.Path, stateFile(cfg))
@@ -40,4 +49,11 @@ func cmdCheck(_ context.Context, env *cliEnv, args []string) error {
 		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\n", feed.Name, feed.Schedule, next, strings.Join(feed.Notify, ","))
 	}
 	return tw.Flush()
+}
+
+func plural(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
 }

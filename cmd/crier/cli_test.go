@@ -72,3 +72,52 @@ func TestHelpAndVersion(t *testing.T) {
 		t.Errorf("unknown command: %d %q", code, errOut)
 	}
 }
+
+// TestCheckBuildsNotifiersAsRunDoes: a config check passes must start. A
+// Pushover token of the wrong shape used to pass check and fail run
+// ("invalid API token"), so the unit restarted forever. Both now build
+// the notifiers with the same code and report the same error, at the
+// notifier's line and naming it once.
+func TestCheckBuildsNotifiersAsRunDoes(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	path := filepath.Join(dir, "config.yaml")
+	writeConfig(t, path, "state_dir: "+dir+`
+notifiers:
+  - {type: console}
+  - name: phone
+    type: pushover
+    token: not-a-pushover-token
+    user: uQiRzpo4DXghDmr9QzzfQu27cmVRsG
+feeds:
+  - url: https://example.org/rss
+`)
+	for _, args := range [][]string{{"check"}, {"check", "-q"}, {"run", "--once"}} {
+		code, out, errOut := runCLI(nil, append(args, "--config", path)...)
+		if code != 1 || out != "" {
+			t.Errorf("%v: exit %d, stdout %q, want 1 and nothing", args, code, out)
+		}
+		if want := path + ":4: notifier phone: "; !strings.HasPrefix(errOut, want) || !strings.Contains(errOut, "token") {
+			t.Errorf("%v: stderr %q, want it to start %q and to say what is wrong with the token", args, errOut, want)
+		}
+		if n := strings.Count(errOut, "phone"); n != 1 {
+			t.Errorf("%v: stderr names the notifier %d times, want once: %q", args, n, errOut)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(dir, "crier.db")); !os.IsNotExist(err) {
+		t.Errorf("a config that cannot start created the store: %v", err)
+	}
+}
+
+// TestCheckQuiet: the unit runs `crier check -q` before every start and
+// reload; on success it puts one line in the journal, not the feed table.
+func TestCheckQuiet(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	path := filepath.Join(dir, "config.yaml")
+	writeConfig(t, path, "state_dir: "+dir+"\nnotifiers:\n  - {type: console}\nfeeds:\n  - url: https://example.org/rss\n  - url: https://example.org/atom\n")
+	code, out, errOut := runCLI(nil, "check", "-q", "--config", path)
+	if want := "config OK: 2 feeds, 1 notifier (" + path + ")\n"; code != 0 || out != want || errOut != "" {
+		t.Errorf("check -q: exit %d, stdout %q, stderr %q; want 0, %q and nothing", code, out, errOut, want)
+	}
+}

@@ -47,19 +47,27 @@ type daemon struct {
 	dispDone chan struct{}
 }
 
-// openDaemon opens the store and builds every part, starting nothing.
+// buildNotifiers is how run, reload and check build cfg's notifiers: one
+// code path, so that check refuses exactly what run would.
+func buildNotifiers(cfg *crier.Config, stdout io.Writer, log *slog.Logger) (map[string]notify.Notifier, error) {
+	return notify.BuildAll(cfg, notify.Deps{Stdout: stdout, Log: log})
+}
+
+// openDaemon opens the store and builds every part, starting nothing. The
+// notifiers are built first: a config that cannot run leaves no store.
 func openDaemon(cfg *crier.Config, log *slog.Logger, env *cliEnv) (*daemon, error) {
+	notifiers, err := buildNotifiers(cfg, env.stdout, log)
+	if err != nil {
+		return nil, err
+	}
 	st, err := store.Open(stateFile(cfg), store.Options{Logger: log})
 	if err != nil {
 		return nil, err
 	}
 	d := &daemon{cfg: cfg, log: log, stdout: env.stdout, getenv: env.getenv, store: st, clock: realClock{}}
 	d.metrics = web.NewMetrics(prometheus.NewRegistry(), st, func() []crier.Feed { return d.config().Feeds })
-	disp, routing, err := d.buildDispatcher(cfg)
-	if err == nil {
-		err = d.buryOrphans(cfg)
-	}
-	if err != nil {
+	disp, routing := d.newDispatcher(cfg, notifiers)
+	if err := d.buryOrphans(cfg); err != nil {
 		st.Close()
 		return nil, err
 	}
@@ -80,20 +88,14 @@ func openDaemon(cfg *crier.Config, log *slog.Logger, env *cliEnv) (*daemon, erro
 	return d, nil
 }
 
-// buildDispatcher builds cfg's notifiers and a dispatcher over them. It
-// changes nothing: a config whose notifiers cannot be built is rejected
-// before anything stops.
-func (d *daemon) buildDispatcher(cfg *crier.Config) (*notify.Dispatcher, feeds.Routing, error) {
-	notifiers := map[string]notify.Notifier{}
+// newDispatcher makes a dispatcher over cfg's notifiers, built by
+// buildNotifiers. It changes nothing: a reload whose notifiers cannot be
+// built is rejected before anything stops.
+func (d *daemon) newDispatcher(cfg *crier.Config, notifiers map[string]notify.Notifier) (*notify.Dispatcher, feeds.Routing) {
 	quiet := map[string]*crier.QuietHours{}
 	digest := map[string]string{}
 	routing := feeds.Routing{NotifierBurst: map[string]int{}, Alerts: cfg.Alerts.Notify}
 	for _, nc := range cfg.Notifiers {
-		n, err := notify.Build(nc, notify.Deps{Stdout: d.stdout, StateDir: cfg.StateDir, Log: d.log})
-		if err != nil {
-			return nil, routing, fmt.Errorf("notifier %s: %w", nc.Name, err)
-		}
-		notifiers[nc.Name] = n
 		if nc.QuietHours != nil {
 			quiet[nc.Name] = nc.QuietHours
 		}
@@ -117,7 +119,7 @@ func (d *daemon) buildDispatcher(cfg *crier.Config) (*notify.Dispatcher, feeds.R
 			}
 		},
 	})
-	return disp, routing, nil
+	return disp, routing
 }
 
 // buryOrphans dead-letters queued notifications whose notifier is no longer
@@ -195,7 +197,7 @@ func (d *daemon) serve(ctx context.Context, sd *sdNotifier) error {
 			d.store.Close()
 			return fmt.Errorf("http.listen %s: %w", addr, err)
 		}
-		d.log.Info("status page, metrics and API listening", "addr", addr)
+		// web.Listen logs the listener once, with the address it bound.
 	}
 	if err := d.sched.Apply(d.cfg.Feeds); err != nil {
 		d.store.Close()

@@ -51,7 +51,9 @@ func cmdDiscover(ctx context.Context, env *cliEnv, args []string) error {
 		if name == "" {
 			name = a.URL
 		}
-		fmt.Fprintf(env.stdout, "  - name: %q\n    url: %s\n", name, a.URL)
+		// The page is someone else's text: escape ${ so that pasting it
+		// cannot expand a variable, and quote what YAML would misread.
+		fmt.Fprintf(env.stdout, "  - name: %q\n    url: %s\n", crier.EscapeVars(name), yamlString(crier.EscapeVars(a.URL)))
 	}
 	return nil
 }

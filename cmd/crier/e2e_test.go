@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/crierd/crier"
 	"github.com/crierd/crier/notify/pushoverfake"
 )
 
@@ -276,5 +277,30 @@ func TestDiscover(t *testing.T) {
 	want := fmt.Sprintf("  - name: \"All news\"\n    url: %s/rss.xml\n  - name: \"Sport\"\n    url: https://sport.example/atom\n", page.URL)
 	if !strings.Contains(stdout.String(), want) {
 		t.Errorf("discover printed:\n%s\nwant it to contain:\n%s", stdout.String(), want)
+	}
+}
+
+// TestDiscoverNeverExpandsVariables: what discover prints is pasted into a
+// config, so a page's ${VAR} must read back as those characters.
+func TestDiscoverNeverExpandsVariables(t *testing.T) {
+	page := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		fmt.Fprint(w, `<!doctype html><html><head>
+<link rel="alternate" type="application/rss+xml" title="${CRIER_SECRET}" href="/rss.xml?k=${CRIER_SECRET}">
+</head></html>`)
+	}))
+	defer page.Close()
+	env := map[string]string{"CRIER_SECRET": "hunter2"}
+	code, out, errOut := runCLI(env, "discover", page.URL)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	src := "state_dir: " + t.TempDir() + "\nnotifiers: [{type: console}]\nfeeds:\n" + out
+	cfg, err := crier.Load(strings.NewReader(src), "", crier.LoadOptions{Env: func(k string) (string, bool) { v, ok := env[k]; return v, ok }})
+	if err != nil {
+		t.Fatalf("%v\n%s", err, src)
+	}
+	if f := cfg.Feeds[0]; f.Name != "${CRIER_SECRET}" || f.URL != page.URL+"/rss.xml?k=${CRIER_SECRET}" {
+		t.Errorf("pasted feed reads back as %q %q", f.Name, f.URL)
 	}
 }

