@@ -21,25 +21,8 @@ func cmdDiscover(ctx context.Context, env *cliEnv, args []string) error {
 		return &exitError{2, ""}
 	}
 	page := f.Arg(0)
-	fetcher := feeds.NewFetcher(nil, feeds.FetchOptions{
-		MaxBody:   10 << 20,
-		UserAgent: "crier/" + crier.Version + " (+" + crier.ProjectURL + ")",
-	})
-	fctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	defer cancel()
-	res, err := fetcher.Fetch(fctx, page, feeds.Validators{})
+	alts, err := discoverFeeds(ctx, page)
 	if err != nil {
-		return err
-	}
-	var alts []feeds.Alternate
-	parsed, err := feeds.Parse(res.Body, res.ContentType, res.FinalURL, 1)
-	var naf *feeds.NotAFeedError
-	switch {
-	case err == nil:
-		alts = []feeds.Alternate{{Title: parsed.Title, URL: res.FinalURL}}
-	case errors.As(err, &naf):
-		alts = naf.Alternates
-	default:
 		return err
 	}
 	if len(alts) == 0 {
@@ -56,4 +39,28 @@ func cmdDiscover(ctx context.Context, env *cliEnv, args []string) error {
 		fmt.Fprintf(env.stdout, "  - name: %q\n    url: %s\n", crier.EscapeVars(name), yamlString(crier.EscapeVars(a.URL)))
 	}
 	return nil
+}
+
+// discoverFeeds fetches page and returns the feeds it advertises, or the
+// page itself (titled) when it is a feed. Shared by discover and init.
+func discoverFeeds(ctx context.Context, page string) ([]feeds.Alternate, error) {
+	fetcher := feeds.NewFetcher(nil, feeds.FetchOptions{
+		MaxBody:   10 << 20,
+		UserAgent: "crier/" + crier.Version + " (+" + crier.ProjectURL + ")",
+	})
+	fctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	res, err := fetcher.Fetch(fctx, page, feeds.Validators{})
+	if err != nil {
+		return nil, err
+	}
+	parsed, err := feeds.Parse(res.Body, res.ContentType, res.FinalURL, 1)
+	var naf *feeds.NotAFeedError
+	switch {
+	case err == nil:
+		return []feeds.Alternate{{Title: parsed.Title, URL: res.FinalURL}}, nil
+	case errors.As(err, &naf):
+		return naf.Alternates, nil
+	}
+	return nil, err
 }

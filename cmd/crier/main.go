@@ -34,6 +34,7 @@ type command struct {
 
 func commands() []command {
 	return []command{
+		{"init", "[--config FILE] [--feed URL] …", "ask for a feed and a notifier, send a test push, write the config", cmdInit},
 		{"run", "[--config FILE] [--once]", "run the daemon (or poll every feed once with --once)", cmdRun},
 		{"check", "[--config FILE] [-q]", "validate the config without touching the store or the network", cmdCheck},
 		{"test-notify", "[--config FILE] NAME", "send one test notification through the named notifier", cmdTestNotify},
@@ -46,6 +47,8 @@ func commands() []command {
 		{"export-opml", "[--config FILE] [-o FILE]", "write the configured feeds as OPML 2.0", cmdExportOPML},
 		{"discover", "URL", "print the feeds a web page advertises, as YAML for the config", cmdDiscover},
 		{"demo", "", "run crier against a built-in local feed, printing headlines here", cmdDemo},
+		{"completion", "bash|zsh|fish", "print the shell completion script", cmdCompletion},
+		{"man", "", "print the manual page (roff)", cmdMan},
 		{"version", "", "print the version", cmdVersion},
 	}
 }
@@ -54,10 +57,17 @@ func commands() []command {
 type cliEnv struct {
 	stdout, stderr io.Writer
 	getenv         func(string) (string, bool)
+	// stdin feeds crier init's prompts, asked only when stdinTTY says a
+	// person is there to answer them.
+	stdin    io.Reader
+	stdinTTY bool
+	// onFlags, when set, sees every command's flag set before it parses:
+	// completions and the man page list the flags the commands really take.
+	onFlags func(*flag.FlagSet)
 }
 
 func main() {
-	env := &cliEnv{stdout: os.Stdout, stderr: os.Stderr, getenv: os.LookupEnv}
+	env := &cliEnv{stdout: os.Stdout, stderr: os.Stderr, getenv: os.LookupEnv, stdin: os.Stdin, stdinTTY: isTerminal(os.Stdin)}
 	os.Exit(realMain(env, os.Args[1:]))
 }
 
@@ -154,6 +164,9 @@ func newFlags(env *cliEnv, name, args, help string) *flags {
 	f.Usage = func() {
 		fmt.Fprintf(f.Output(), "Usage: crier %s %s\n\n%s\n\nFlags:\n", name, args, help)
 		f.PrintDefaults()
+	}
+	if env.onFlags != nil {
+		env.onFlags(f.FlagSet)
 	}
 	return f
 }

@@ -91,7 +91,9 @@ func StartMailpit(t testing.TB, extra ...string) *Mailpit {
 			}
 			if resp, err := m.client.Get(m.API + "/readyz"); err == nil {
 				resp.Body.Close()
-				if resp.StatusCode == http.StatusOK {
+				// The API can answer before the SMTP listener is bound
+				// (seen under load): wait for both.
+				if resp.StatusCode == http.StatusOK && m.smtpUp() {
 					ready = true
 					break
 				}
@@ -112,6 +114,16 @@ func StartMailpit(t testing.TB, extra ...string) *Mailpit {
 	}
 	t.Fatal(lastErr)
 	return nil
+}
+
+// smtpUp says whether the SMTP port accepts connections.
+func (m *Mailpit) smtpUp() bool {
+	c, err := net.DialTimeout("tcp", net.JoinHostPort(m.Host, m.SMTPPort), time.Second)
+	if err != nil {
+		return false
+	}
+	c.Close()
+	return true
 }
 
 // Get fetches an API path, fails the test unless it answers 200, decodes
