@@ -9,8 +9,10 @@ import (
 	bolt "go.etcd.io/bbolt"
 )
 
-// bWebSub holds WebSub subscriptions: feedID -> Subscription JSON. It is
-// created on first write, so state files of older versions need nothing.
+// bWebSub holds WebSub subscriptions: callback ID -> Subscription JSON. A
+// feed has at most one current subscription, plus old ones being
+// unsubscribed after it changed hubs. The bucket is created on first
+// write, so state files of older versions need nothing.
 var bWebSub = []byte("websub")
 
 // Subscription states.
@@ -29,7 +31,8 @@ type Subscription struct {
 	Hub    string `json:"hub"`
 	// Callback is the last path segment of the callback URL
 	// (public_url/websub/Callback): random, so callbacks are not guessable.
-	Callback string `json:"callback"`
+	Callback    string `json:"callback"`
+	CallbackURL string `json:"callback_url"` // in full, as the hub knows it
 	// Secret keys the HMAC the hub signs every push with.
 	Secret string `json:"secret"`
 	State  string `json:"state"`
@@ -44,10 +47,10 @@ type Subscription struct {
 	LastError    string    `json:"last_error,omitempty"`
 }
 
-// SaveSubscription creates or replaces the subscription of sub.FeedID.
+// SaveSubscription creates or replaces the subscription with sub.Callback.
 func (s *Store) SaveSubscription(sub Subscription) error {
-	if sub.FeedID == "" {
-		return errors.New("save websub subscription: no feed")
+	if sub.FeedID == "" || sub.Callback == "" {
+		return errors.New("save websub subscription: no feed or no callback")
 	}
 	v, err := json.Marshal(sub)
 	if err != nil {
@@ -58,7 +61,7 @@ func (s *Store) SaveSubscription(sub Subscription) error {
 		if err != nil {
 			return err
 		}
-		return b.Put([]byte(sub.FeedID), v)
+		return b.Put([]byte(sub.Callback), v)
 	})
 	if err != nil {
 		return fmt.Errorf("save websub subscription of %s: %w", sub.FeedID, err)
@@ -66,21 +69,22 @@ func (s *Store) SaveSubscription(sub Subscription) error {
 	return nil
 }
 
-// DeleteSubscription forgets feedID's subscription; none is not an error.
-func (s *Store) DeleteSubscription(feedID string) error {
+// DeleteSubscription forgets the subscription with this callback ID; none
+// is not an error.
+func (s *Store) DeleteSubscription(callback string) error {
 	err := s.db.Update(func(tx *bolt.Tx) error {
 		if b := tx.Bucket(bWebSub); b != nil {
-			return b.Delete([]byte(feedID))
+			return b.Delete([]byte(callback))
 		}
 		return nil
 	})
 	if err != nil {
-		return fmt.Errorf("delete websub subscription of %s: %w", feedID, err)
+		return fmt.Errorf("delete websub subscription %s: %w", callback, err)
 	}
 	return nil
 }
 
-// Subscriptions returns every stored subscription, ordered by feed ID.
+// Subscriptions returns every stored subscription, ordered by callback ID.
 func (s *Store) Subscriptions() ([]Subscription, error) {
 	var out []Subscription
 	err := s.db.View(func(tx *bolt.Tx) error {

@@ -35,10 +35,10 @@ func TestSubscriptionsPersist(t *testing.T) {
 	if err != nil || len(subs) != 2 {
 		t.Fatalf("after reopen: %+v, %v; want both", subs, err)
 	}
-	if got := subs[0]; got.FeedID != a.FeedID || got.Secret != "s3cret" || got.State != SubActive || !got.LeaseExpires.Equal(lease) {
+	if got := subs[1]; got.FeedID != a.FeedID || got.Secret != "s3cret" || got.State != SubActive || !got.LeaseExpires.Equal(lease) {
 		t.Errorf("after reopen: %+v, want %+v", got, a)
 	}
-	if err := s.DeleteSubscription(a.FeedID); err != nil {
+	if err := s.DeleteSubscription(a.Callback); err != nil {
 		t.Fatal(err)
 	}
 	if subs, _ := s.Subscriptions(); len(subs) != 1 || subs[0].Callback != "beef" {
