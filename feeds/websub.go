@@ -90,11 +90,11 @@ type WebSub struct {
 	opt  WebSubOptions
 	slot chan struct{} // pushes in flight
 
-	mu    sync.Mutex
-	feeds map[string]crier.Feed          // websub: auto feeds, by feed ID
-	found map[string]HubLinks            // what polls discovered, by feed ID
-	subs  map[string]*store.Subscription // by callback ID
-	base    context.Context // pushes run under it; Run cancels it at exit
+	mu      sync.Mutex
+	feeds   map[string]crier.Feed          // websub: auto feeds, by feed ID
+	found   map[string]HubLinks            // what polls discovered, by feed ID
+	subs    map[string]*store.Subscription // by callback ID
+	base    context.Context                // pushes run under it; Run cancels it at exit
 	stop    context.CancelFunc
 	applied bool // Apply has named the feeds: until then nothing is cancelled
 	closed  bool // Run has ended: no push may start

@@ -40,9 +40,9 @@ type Event struct {
 	Mode     string // subscribe, unsubscribe or denied
 	Topic    string
 	Callback string
-	Verified bool   // the subscriber echoed the challenge with a 2xx
-	Status   int    // the subscriber's answer
-	Err      error  // the request failed
+	Verified bool  // the subscriber echoed the challenge with a 2xx
+	Status   int   // the subscriber's answer
+	Err      error // the request failed
 }
 
 // Options tune a Hub; the zero value is a spec-typical hub.
