@@ -128,10 +128,15 @@ func (e *wsEnv) body() string {
 }
 
 func rssWithHub(hub, self string, n int) string {
+	return rssWindow(hub, self, 1, n)
+}
+
+// rssWindow is a feed of stories first..last, newest first.
+func rssWindow(hub, self string, first, last int) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, `<rss version="2.0" xmlns:atom="http://www.w3.org/2005/Atom"><channel><title>News</title><link>https://news.example/</link>
 <atom:link rel="hub" href="%s"/><atom:link rel="self" href="%s"/>`, hub, self)
-	for i := n; i >= 1; i-- {
+	for i := last; i >= first; i-- {
 		fmt.Fprintf(&b, "<item><title>Story %d</title><link>https://news.example/%d</link><guid>urn:news:%d</guid></item>\n", i, i, i)
 	}
 	b.WriteString("</channel></rss>")
