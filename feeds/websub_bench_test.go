@@ -98,4 +98,3 @@ func BenchmarkWebSubPushToNotifier(b *testing.B) {
 		b.Errorf("p99 from hub POST to notifier = %s over %d pushes, want < 100ms", p(0.99), len(lat))
 	}
 }
-
