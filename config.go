@@ -34,7 +34,18 @@ type Defaults struct {
 	RespectTTL bool
 	AlertAfter time.Duration // a feed failing this long raises one alert
 	StaleAfter time.Duration // 0: never
+	WebSub     string        // WebSubAuto or WebSubOff
+	// WebSubFallback is how often a feed whose hub pushes is still polled.
+	WebSubFallback time.Duration
 }
+
+// Per-feed WebSub modes.
+const (
+	// WebSubAuto subscribes to the hub a feed names, when http.public_url is set.
+	WebSubAuto = "auto"
+	// WebSubOff only ever polls.
+	WebSubOff = "off"
+)
 
 // HTTPConfig tunes the fetcher and the optional status listener.
 type HTTPConfig struct {
@@ -44,6 +55,10 @@ type HTTPConfig struct {
 	UserAgent   string
 	Listen      string // address of the status/metrics/API listener; empty = off
 	Token       string // bearer token for state-changing API calls (from token_file)
+	// PublicURL is where WebSub hubs reach the listener (crier's own
+	// address or a reverse proxy's), without a trailing slash; empty: no
+	// WebSub subscriptions.
+	PublicURL string
 }
 
 // Alerts says where feed-health alerts go.
@@ -103,7 +118,10 @@ type Feed struct {
 	RespectTTL bool
 	AlertAfter time.Duration
 	StaleAfter time.Duration
-	Line       int
+	WebSub     string // WebSubAuto or WebSubOff
+	// WebSubFallback is the polling interval while a hub pushes the feed.
+	WebSubFallback time.Duration
+	Line           int
 }
 
 // FeedID is the key under which a feed's state and seen items are stored.

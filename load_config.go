@@ -21,6 +21,9 @@ func defaultConfig() *Config {
 			MaxItems:   500,
 			MaxBackoff: 24 * time.Hour,
 			AlertAfter: 24 * time.Hour,
+			WebSub:     WebSubAuto,
+
+			WebSubFallback: time.Hour,
 		},
 		Retention: 90 * 24 * time.Hour,
 		HTTP: HTTPConfig{
@@ -124,6 +127,7 @@ func (l *loader) checkRefs(cfg *Config) {
 func (l *loader) httpConfig(n *yaml.Node, h *HTTPConfig) {
 	es, _ := l.entries(n, "http")
 	secret := secretEntries{}
+	var publicURL entry
 	for _, e := range es {
 		f := sub("http", e.key)
 		switch e.key {
@@ -159,11 +163,23 @@ func (l *loader) httpConfig(n *yaml.Node, h *HTTPConfig) {
 			}
 		case "token", "token_file":
 			secret[e.key] = e
+		case "public_url":
+			publicURL = e
+			if s, ok := l.str(e.v, f); ok {
+				if err := checkPublicURL(s); err != nil {
+					l.errf(e.v, f, "%v", err)
+				} else {
+					h.PublicURL = strings.TrimRight(strings.TrimSpace(s), "/")
+				}
+			}
 		default:
 			l.unknown(e, "http")
 		}
 	}
 	h.Token = l.secret(secret, "token", "http", false, n)
+	if h.PublicURL != "" && h.Listen == "" {
+		l.errf(publicURL.v, "http.public_url", "needs http.listen: hubs post to crier's listener (directly or through a reverse proxy)")
+	}
 }
 
 func checkListen(s string) error {
@@ -229,4 +245,17 @@ func (l *loader) secret(s secretEntries, key, field string, required bool, at *y
 		l.errf(at, sub(field, key), "missing secret: set %s or %s_file", key, key)
 	}
 	return ""
+}
+
+// checkPublicURL accepts the base of the WebSub callback URLs: an absolute
+// http(s) URL to which crier appends /websub/ID.
+func checkPublicURL(s string) error {
+	u, err := checkURL(strings.TrimSpace(s))
+	if err != nil {
+		return err
+	}
+	if u.RawQuery != "" || u.Fragment != "" {
+		return fmt.Errorf("no query or fragment: crier appends /websub/ID to it, got %q", s)
+	}
+	return nil
 }

@@ -3,6 +3,7 @@ package crier
 import (
 	"slices"
 	"strings"
+	"time"
 
 	"go.yaml.in/yaml/v3"
 )
@@ -57,6 +58,19 @@ func (l *loader) setting(d *Defaults, e entry, field string) bool {
 	case "stale_after":
 		if v, ok := l.duration(e.v, f, 0); ok {
 			d.StaleAfter = v
+		}
+	case "websub":
+		if s, ok := l.str(e.v, f); ok {
+			if v, err := canonical(optSpec{oneOf: []string{WebSubAuto, WebSubOff}}, strings.TrimSpace(s)); err != nil {
+				l.errf(e.v, f, "%v", err)
+			} else {
+				d.WebSub = v
+			}
+		}
+	case "websub_fallback":
+		// Under a minute would poll as often as without a hub.
+		if v, ok := l.duration(e.v, f, time.Minute); ok {
+			d.WebSubFallback = v
 		}
 	default:
 		return false
@@ -222,6 +236,7 @@ func (l *loader) feed(n *yaml.Node, field string, d Defaults) (Feed, feedNodes, 
 	f.Schedule, f.Notify, f.Backfill, f.Timeout = s.Schedule, s.Notify, s.Backfill, s.Timeout
 	f.Burst, f.Include, f.Exclude, f.MaxItems = s.Burst, s.Include, s.Exclude, s.MaxItems
 	f.MaxBackoff, f.RespectTTL, f.AlertAfter, f.StaleAfter = s.MaxBackoff, s.RespectTTL, s.AlertAfter, s.StaleAfter
+	f.WebSub, f.WebSubFallback = s.WebSub, s.WebSubFallback
 	return f, fn, true
 }
 

@@ -56,6 +56,7 @@ func mustLoad(t *testing.T, src string, env, files map[string]string) *Config {
 // (one notifier of each type, the API token), as a user would.
 func uncommentExample(data []byte) string {
 	s := regexp.MustCompile(`(?m)^  # (- |  )`).ReplaceAllString(string(data), "  $1")
+	s = strings.Replace(s, "  # public_url: ", "  public_url: ", 1)
 	return strings.Replace(s, "  # token_file: ${CREDENTIALS_DIRECTORY}/api-token", "  token_file: ${CREDENTIALS_DIRECTORY}/api-token", 1)
 }
 
@@ -98,6 +99,9 @@ func TestExampleConfig(t *testing.T) {
 	if cfg.HTTP.Token != "secret-of-api-token" || cfg.HTTP.Listen != "127.0.0.1:8080" || cfg.HTTP.MaxBody != 10<<20 {
 		t.Errorf("http = %+v", cfg.HTTP)
 	}
+	if cfg.HTTP.PublicURL != "https://crier.example.org" {
+		t.Errorf("http.public_url = %q", cfg.HTTP.PublicURL)
+	}
 	wantTypes := []string{"pushover", "jsonl", "console", "ntfy", "gotify", "telegram", "discord", "slack", "webhook", "email", "exec"}
 	var types []string
 	for _, n := range cfg.Notifiers {
@@ -134,6 +138,9 @@ func TestExampleConfig(t *testing.T) {
 	}
 	if f := cfg.Feeds[0]; f.Name != "www.rt.com/rss/news" || len(f.Notify) != len(wantTypes) {
 		t.Errorf("feed 0 name %q notify %v", f.Name, f.Notify)
+	}
+	if f := cfg.Feeds[0]; f.WebSub != WebSubAuto || f.WebSubFallback != time.Hour || cfg.Feeds[3].WebSub != WebSubOff {
+		t.Errorf("websub: feed 0 %q %v, status page %q", f.WebSub, f.WebSubFallback, cfg.Feeds[3].WebSub)
 	}
 	lwn := cfg.Feeds[2]
 	if lwn.Name != "LWN" || lwn.Priority == nil || *lwn.Priority != -1 || lwn.AlertAfter != 48*time.Hour || len(lwn.Rules) != 2 {

@@ -59,6 +59,7 @@ type FetchResult struct {
 	MovedTo    string
 	RetryAfter time.Duration // from Retry-After, when a 2xx/304 carried one
 	MaxAge     time.Duration // Cache-Control max-age
+	Links      []string      // Link header values (WebSub discovery)
 }
 
 // Fetcher performs conditional GETs of feeds with size caps, manual gzip
@@ -164,6 +165,7 @@ func (f *Fetcher) Fetch(ctx context.Context, rawURL string, v Validators) (*Fetc
 		MovedTo:      rs.movedTo,
 		RetryAfter:   parseRetryAfter(resp.Header.Get("Retry-After"), time.Now()),
 		MaxAge:       parseMaxAge(resp.Header.Get("Cache-Control")),
+		Links:        resp.Header.Values("Link"),
 	}
 	switch {
 	case resp.StatusCode == http.StatusNotModified:

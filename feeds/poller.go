@@ -50,6 +50,7 @@ type Poller struct {
 	slots   chan struct{}
 	routing atomic.Pointer[Routing] // swapped by a config reload
 	disk    storeHealth
+	subs    atomic.Pointer[subscriptionsRef]
 
 	mu    sync.Mutex
 	hosts map[string]chan struct{} // per-host slots, taken before a global one
@@ -143,6 +144,9 @@ func (p *Poller) Poll(ctx context.Context, feed crier.Feed, force bool) (Result,
 		return res, nil
 	case !force && feed.RespectTTL && start.Add(slotSlack(p.opt.Interval(feed))).Before(st.NotBefore):
 		res.Skipped = "publisher asked not before " + st.NotBefore.Format(time.RFC3339)
+		return res, nil
+	case !force && p.pushed(feed, st, start):
+		res.Skipped = "a WebSub hub pushes it; next fallback poll after " + st.LastPoll.Add(feed.WebSubFallback).Format(time.RFC3339)
 		return res, nil
 	}
 	if until, paused := p.disk.paused(start); paused && !force {
@@ -286,9 +290,30 @@ func (p *Poller) poll(ctx context.Context, feed crier.Feed, start time.Time, st 
 			"url", crier.RedactURL(feed.URL), "moved_to", crier.RedactURL(fr.MovedTo))
 		st.MovedTo = fr.MovedTo
 	}
+	return p.absorb(feed, fetched{fr: fr, start: start, now: now, prevFloor: prevFloor}, st, res)
+}
+
+// fetched is a body to take in: a poll's fetch, or a hub's push.
+type fetched struct {
+	fr         *FetchResult
+	start, now time.Time
+	prevFloor  time.Duration
+	// push marks a body a WebSub hub delivered: it says nothing about the
+	// feed's validators, refresh floor or health, which stay the polls'.
+	push bool
+}
+
+// absorb takes in one fetched body: parse, identify, plan and commit in
+// one store transaction. Polls and pushes share it, so a push is exactly
+// an early poll.
+func (p *Poller) absorb(feed crier.Feed, f fetched, st *crier.FeedState, res *Result) error {
+	fr, start, now, prevFloor := f.fr, f.start, f.now, f.prevFloor
 	// The publisher's floor (max-age, ttl) counts only when the feed opts
 	// in, and then from this poll's start.
 	setFloor := func(floor time.Duration) {
+		if f.push {
+			return
+		}
 		if !feed.RespectTTL || floor <= 0 {
 			st.NotBefore = time.Time{}
 			return
@@ -296,6 +321,9 @@ func (p *Poller) poll(ctx context.Context, feed crier.Feed, start time.Time, st 
 		st.NotBefore = start.Add(floor)
 	}
 	succeed := func() {
+		if f.push {
+			return
+		}
 		st.LastSuccess = now
 		st.LastError = ""
 		st.Failures = 0
@@ -334,8 +362,14 @@ func (p *Poller) poll(ctx context.Context, feed crier.Feed, start time.Time, st 
 	prev := *st
 	setFloor(max(fr.MaxAge, parsed.TTL))
 	succeed()
-	st.ETag, st.LastModified, st.BodyHash = fr.ETag, fr.LastModified, fr.BodyHash
+	if !f.push {
+		st.ETag, st.LastModified = fr.ETag, fr.LastModified
+	}
+	st.BodyHash = fr.BodyHash
 	st.Title, st.Link, st.Items = parsed.Title, parsed.Link, len(parsed.Items)
+	if subs := p.subscriptions(); subs != nil && !f.push && feed.WebSub == crier.WebSubAuto {
+		subs.Discovered(feed, DiscoverHub(fr.Body, fr.Links, fr.FinalURL))
+	}
 
 	var stats PlanStats
 	plan := func(fresh []crier.NewItem, first bool) []crier.Delivery {

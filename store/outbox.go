@@ -237,8 +237,7 @@ func (s *Store) Done(notifier string, id uint64) error {
 		if err != nil {
 			return err
 		}
-		n := e.Notification
-		return pushRecent(tx, Recent{At: s.now(), Notifier: notifier, Feed: n.Feed, Title: n.Title, Link: n.Link})
+		return pushRecent(tx, recentOf(s.now(), notifier, e.Notification))
 	})
 }
 
@@ -380,16 +379,38 @@ func (s *Store) Redeliver(ids ...uint64) (int, error) {
 	return moved, nil
 }
 
-// Recent is one delivered notification, as shown by `crier status`.
+// Recent is one delivered notification, as shown by `crier status` and
+// crier's own feeds (/feeds/all.atom).
 type Recent struct {
 	At       time.Time `json:"at"`
 	Notifier string    `json:"notifier"`
 	Feed     string    `json:"feed,omitempty"`
 	Title    string    `json:"title"`
 	Link     string    `json:"link,omitempty"`
+
+	// The story, for crier's own feeds; absent in deliveries recorded by
+	// crier versions before them.
+	Kind       string           `json:"kind,omitempty"`
+	FeedURL    string           `json:"feed_url,omitempty"`
+	ItemID     string           `json:"item_id,omitempty"`
+	Summary    string           `json:"summary,omitempty"`
+	Published  time.Time        `json:"published,omitzero"`
+	Categories []string         `json:"categories,omitempty"`
+	Items      []crier.Headline `json:"items,omitempty"` // a summary's
+	QueuedAt   time.Time        `json:"queued_at,omitzero"`
 }
 
-const recentCap = 50
+// recentCap keeps enough deliveries for the last 50 stories even when each
+// went to a few notifiers.
+const recentCap = 200
+
+func recentOf(at time.Time, notifier string, n crier.Notification) Recent {
+	return Recent{
+		At: at, Notifier: notifier, Feed: n.Feed, Title: n.Title, Link: n.Link,
+		Kind: n.Kind, FeedURL: n.FeedURL, ItemID: n.ItemID, Summary: n.Summary, Published: n.Published,
+		Categories: n.Categories, Items: n.Items, QueuedAt: n.QueuedAt,
+	}
+}
 
 func pushRecent(tx *bolt.Tx, r Recent) error {
 	b := tx.Bucket(bRecent)

@@ -16,7 +16,8 @@
 //	held                 feedID -> since when the feed's fetches are much smaller (see shrinkHold)
 //	outbox/<notifier>    8-byte big-endian entry ID -> Entry JSON
 //	dead                 8-byte big-endian entry ID -> DeadLetter JSON
-//	recent               8-byte big-endian sequence -> Recent JSON (last 50)
+//	recent               8-byte big-endian sequence -> Recent JSON (last 200)
+//	websub               callback ID -> Subscription JSON (see websub.go)
 //
 // A Store is safe for concurrent use; bbolt serialises writers.
 package store

@@ -35,7 +35,8 @@ type daemon struct {
 	poller  *feeds.Poller
 	sched   *feeds.Scheduler
 	metrics *web.Metrics
-	clock   clock // the scheduler's and the prune loop's time
+	clock   clock         // the scheduler's and the prune loop's time
+	websub  *feeds.WebSub // nil without http.public_url
 
 	mu  sync.Mutex    // guards cfg
 	cfg *crier.Config // the config in force
@@ -85,6 +86,10 @@ func openDaemon(cfg *crier.Config, log *slog.Logger, env *cliEnv) (*daemon, erro
 		OnPoll:        d.metrics.ObservePoll,
 	})
 	d.sched = feeds.NewScheduler(d.poller, log, d.clock)
+	if err := d.openWebSub(cfg); err != nil {
+		st.Close()
+		return nil, err
+	}
 	return d, nil
 }
 
@@ -191,7 +196,10 @@ func (d *daemon) serve(ctx context.Context, sd *sdNotifier) error {
 	// Bind the listener first: a taken port fails the start, not later.
 	var serveHTTP func() error
 	if addr := d.cfg.HTTP.Listen; addr != "" {
-		h := web.NewHandler(web.Options{Store: d.store, Daemon: webDaemon{d}, Metrics: d.metrics, Token: d.cfg.HTTP.Token, Log: d.log})
+		h := d.withWebSub(web.NewHandler(web.Options{
+			Store: d.store, Daemon: webDaemon{d}, Metrics: d.metrics, Token: d.cfg.HTTP.Token, Log: d.log,
+			Notifiers: d.notifierNames, PublicURL: d.cfg.HTTP.PublicURL,
+		}))
 		var err error
 		if serveHTTP, err = web.Listen(bgCtx, addr, h, d.log); err != nil {
 			d.store.Close()
@@ -202,6 +210,11 @@ func (d *daemon) serve(ctx context.Context, sd *sdNotifier) error {
 	if err := d.sched.Apply(d.cfg.Feeds); err != nil {
 		d.store.Close()
 		return err
+	}
+	if d.websub != nil {
+		// Only the daemon slows polls down for hubs: run --once polls all.
+		d.poller.SetSubscriptions(d.websub)
+		d.websub.Apply(d.cfg.Feeds)
 	}
 	d.sched.Start()
 
@@ -214,6 +227,9 @@ func (d *daemon) serve(ctx context.Context, sd *sdNotifier) error {
 	var wg sync.WaitGroup
 	wg.Go(func() { d.pruneLoop(bgCtx) })
 	wg.Go(func() { sd.watchdog(bgCtx, d.healthy) })
+	if d.websub != nil {
+		wg.Go(func() { d.websub.Run(bgCtx) })
+	}
 	if serveHTTP != nil {
 		wg.Go(func() {
 			if err := serveHTTP(); err != nil {

@@ -85,6 +85,9 @@ func (d *daemon) applyFeeds(cfg *crier.Config) {
 		// Load validated every schedule, so this is a bug, not bad input.
 		d.log.Error("applying reloaded feeds", "err", err)
 	}
+	if d.websub != nil {
+		d.websub.Apply(cfg.Feeds) // removed feeds are unsubscribed
+	}
 }
 
 // notifiersChanged compares notifier settings, ignoring where they sit in the file.

@@ -12,13 +12,16 @@
 //	GET  /api/feeds         {feeds: [{name, url, schedule, title, link, last_poll, last_success,
 //	                         next_poll, status, status_text, last_error, last_status, failures,
 //	                         failing_since, backoff_until, gone, moved_to, new_today, new_total,
-//	                         last_new, items}]}
+//	                         last_new, items, websub}]}; websub is null or {state, hub,
+//	                         lease_expires, last_error}, state pending, active, denied or failed
 //	                        status is ok, pending, error, backoff, gone or moved
 //	GET  /api/outbox        {queues: [{notifier, depth, oldest, oldest_age_seconds, next_try, last_error}],
 //	                         entries: [{id, notifier, kind, feed, title, link, attempts, next_try,
 //	                         last_error, created}]}
 //	GET  /api/deadletters   {dead_letters: [{id, notifier, kind, feed, title, link, attempts, reason,
 //	                         created, died_at}]}
+//	GET  /feeds/all.atom    the last 50 stories delivered (also all.json, JSON Feed 1.1, and
+//	                        NOTIFIER.atom / NOTIFIER.json); ETag and gzip; token off loopback
 //	POST /api/redeliver     body {"ids":[…]} or {"all":true} → {redelivered}
 //	POST /api/poll?feed=N   → {feed, result, error, skipped, http_status, items, new, queued};
 //	                        result is ok, not_modified, unchanged, skipped or error (then HTTP 502,

@@ -59,6 +59,11 @@ type Options struct {
 	Now   func() time.Time
 	// PollTimeout bounds POST /api/poll; default 2 minutes.
 	PollTimeout time.Duration
+	// Notifiers returns the configured notifier names, for the
+	// per-notifier feeds; nil: any name with deliveries.
+	Notifiers func() []string
+	// PublicURL, when set, is the base of the links in crier's own feeds.
+	PublicURL string
 }
 
 type handler struct {
@@ -95,6 +100,7 @@ func NewHandler(opt Options) http.Handler {
 	mux.HandleFunc("POST /api/redeliver", h.guard(h.apiRedeliver))
 	mux.HandleFunc("POST /api/poll", h.guard(h.apiPoll))
 	mux.HandleFunc("GET /api/backup", h.guard(h.apiBackup))
+	mux.HandleFunc("GET /feeds/{file}", h.private(h.feedOut))
 	if opt.Metrics != nil {
 		mux.Handle("GET /metrics", promhttp.HandlerFor(opt.Metrics.reg, promhttp.HandlerOpts{
 			// A store read error drops those gauges, not the whole scrape.

@@ -44,6 +44,7 @@ type Metrics struct {
 	itemsFiltered *prometheus.CounterVec
 	notifications *prometheus.CounterVec
 	quota         *prometheus.GaugeVec
+	websub        webSubMetrics
 }
 
 // NewMetrics registers crier's metrics, plus the Go runtime and process
@@ -99,6 +100,7 @@ func NewMetrics(reg *prometheus.Registry, s Store, feeds func() []crier.Feed) *M
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	)
+	m.websub = newWebSubMetrics(reg)
 	return m
 }
 

@@ -56,6 +56,8 @@ type FeedView struct {
 	NewTotal     int64    `json:"new_total"`
 	LastNew      jsonTime `json:"last_new"`
 	Items        int      `json:"items"` // items in the last fetch
+	// WebSub is the feed's hub subscription; nil (null) when it has none.
+	WebSub *WebSubView `json:"websub"`
 }
 
 func (h *handler) feedViews(now time.Time) ([]FeedView, error) {
@@ -66,6 +68,10 @@ func (h *handler) feedViews(now time.Time) ([]FeedView, error) {
 // `crier status` uses it directly when the daemon is not running.
 func Feeds(s Store, d Schedule, now time.Time) ([]FeedView, error) {
 	states, err := s.FeedStates()
+	if err != nil {
+		return nil, err
+	}
+	subs, err := webSubViews(s)
 	if err != nil {
 		return nil, err
 	}
@@ -83,6 +89,7 @@ func Feeds(s Store, d Schedule, now time.Time) ([]FeedView, error) {
 			LastError: st.LastError, LastStatus: st.LastStatus, Failures: st.Failures,
 			FailingSince: jsonTime(st.FailingSince), Gone: st.Gone, MovedTo: st.MovedTo,
 			NewTotal: st.NewTotal, LastNew: jsonTime(st.LastNew), Items: st.Items,
+			WebSub: subs[f.FeedID()],
 		}
 		if st.NewDay == today {
 			v.NewToday = st.NewToday
