@@ -62,7 +62,14 @@ func (d *Dispatcher) outboxFailed(ctx context.Context, l *lane, err error) {
 	} else {
 		d.log.Debug("outbox still unavailable", "notifier", l.name, "err", err, "next", next)
 	}
-	d.pause(ctx, pause)
+	// Waiting for the disk is not being wedged: mark progress through the
+	// pause, or the watchdog would restart crier, which frees no space.
+	for pause > 0 && ctx.Err() == nil && !d.stopped() {
+		d.markProgress(l)
+		slice := min(pause, heartbeat)
+		d.pause(ctx, slice)
+		pause -= slice
+	}
 }
 
 // outboxWorked ends the lane's outbox episode, if there is one.

@@ -102,3 +102,25 @@ func TestOutboxPauseGrows(t *testing.T) {
 		t.Fatalf("new episode: pause %v first %v, want 5s true", pause, first)
 	}
 }
+
+// A lane waiting for its outbox is not wedged: it keeps marking progress,
+// or the watchdog would restart crier over a full disk every few minutes.
+func TestOutboxFailureKeepsProgress(t *testing.T) {
+	t.Parallel()
+	clk := newFakeClock(dispatchT0)
+	s := openTestStore(t, filepath.Join(t.TempDir(), "state.db"), clk.Now)
+	enqueueAll(t, s, "r", feedNews("x", "1")...)
+	out := &flakyOutbox{Store: s, failDone: 1 << 30}
+	logs := &logCapture{}
+	d := NewDispatcher(out, map[string]Notifier{"r": &recordingNotifier{}}, DispatcherOptions{
+		Log: slog.New(logs), Now: clk.Now, MinBackoff: time.Millisecond, MaxBackoff: time.Millisecond,
+	})
+	ctx, cancel := context.WithCancel(context.Background())
+	stopped := make(chan struct{})
+	go func() { _ = d.Run(ctx); close(stopped) }()
+	defer func() { cancel(); <-stopped }()
+	eventually(t, "the outbox failure", func() bool { return logs.count(slog.LevelError, "") == 1 })
+	later := dispatchT0.Add(10 * time.Minute)
+	clk.Set(later)
+	eventually(t, "progress while the outbox fails", func() bool { return !d.LastProgress().Before(later) })
+}
