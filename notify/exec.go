@@ -87,7 +87,8 @@ func (e *Exec) send(ctx context.Context, n crier.Notification) error {
 	if err != nil {
 		return Permanent(fmt.Errorf("notifier %s: %w", e.name, err))
 	}
-	ctx, cancel := context.WithTimeout(ctx, e.timeout)
+	timedOut := fmt.Errorf("timed out after %s", e.timeout)
+	ctx, cancel := context.WithTimeoutCause(ctx, e.timeout, timedOut)
 	defer cancel()
 
 	// Twice the tail is kept: it is cut after masking, so that a cut
@@ -103,17 +104,20 @@ func (e *Exec) send(ctx context.Context, n crier.Notification) error {
 	cmd.WaitDelay = execWaitDelay
 
 	what := fmt.Sprintf("notifier %s (exec %s)", e.name, e.argv[0])
-	start := time.Now()
 	if err := cmd.Start(); err != nil {
 		// Missing or not executable: retrying will not fix the config.
 		return Permanent(fmt.Errorf("%s: %w", what, err))
 	}
 	err = cmd.Wait()
-	if ctxErr := ctx.Err(); ctxErr != nil {
-		if errors.Is(ctxErr, context.DeadlineExceeded) && time.Since(start) >= e.timeout {
-			ctxErr = fmt.Errorf("timed out after %s", e.timeout)
+	if ctx.Err() != nil {
+		// The cause tells this timeout from the caller's cancellation; a
+		// clock reading after Wait could not (under load it lagged the
+		// deadline and the timeout went unnamed).
+		cause := context.Cause(ctx)
+		if errors.Is(cause, context.DeadlineExceeded) { // the caller's deadline came first
+			cause = fmt.Errorf("timed out: %w", cause)
 		}
-		return Temporary(fmt.Errorf("%s: %w%s", what, ctxErr, e.stderrNote(stderr)), 0)
+		return Temporary(fmt.Errorf("%s: %w%s", what, cause, e.stderrNote(stderr)), 0)
 	}
 	if err == nil {
 		return nil
