@@ -66,6 +66,11 @@ func redactParam(p string) string {
 	return p
 }
 
+// SecretName reports whether a parameter, header, flag or environment
+// variable named name probably carries a credential, by the rule RedactURL
+// applies to query parameters.
+func SecretName(name string) bool { return secretName(name) }
+
 // secretName reports whether a parameter named name probably carries a
 // credential. It errs on the side of hiding: a hidden "monkey=" costs less
 // than a shown "apikey=". Names such as author, keyword, page or q stay.

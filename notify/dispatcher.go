@@ -89,6 +89,7 @@ type lane struct {
 	// unmarked holds entries delivered whose Done failed: they are marked
 	// before anything else is picked, and never sent again.
 	unmarked []uint64
+	outbox   outboxTrouble // the outbox failing this lane, logged once per episode
 
 	progress atomic.Int64 // unix nanoseconds; read by LastProgress
 }
@@ -241,7 +242,7 @@ func (d *Dispatcher) loop(ctx context.Context, l *lane) {
 			select {
 			case err := <-l.stuck.done:
 				if err := d.settleStuck(l, err); err != nil {
-					d.log.Error("outbox unavailable", "notifier", l.name, "err", err)
+					d.outboxFailed(ctx, l, err)
 				}
 			case <-ctx.Done():
 				return
@@ -256,11 +257,11 @@ func (d *Dispatcher) loop(ctx context.Context, l *lane) {
 			if ctx.Err() != nil {
 				return
 			}
-			d.log.Error("outbox unavailable; retrying", "notifier", l.name, "err", err)
-			d.pause(ctx, l.minBackoff)
+			d.outboxFailed(ctx, l, err)
 			continue
 		}
 		d.markProgress(l)
+		d.outboxWorked(l)
 		if res.attempted {
 			continue
 		}

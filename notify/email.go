@@ -46,6 +46,7 @@ type Email struct {
 	from     *mail.Address
 	to       []*mail.Address
 	listID   string
+	secrets  secrets // the password, as a server may quote it back
 	// tlsConfig is cloned for every connection; tests set RootCAs.
 	tlsConfig *tls.Config
 }
@@ -97,7 +98,7 @@ func NewEmail(cfg crier.NotifierConfig) (*Email, error) {
 		base: b, host: host,
 		addr: net.JoinHostPort(host, strconv.Itoa(port)), mode: mode,
 		username: cfg.Option("username", ""), password: cfg.Option("password", ""),
-		from: from, to: to, listID: listID,
+		from: from, to: to, listID: listID, secrets: configSecrets(cfg),
 		tlsConfig: &tls.Config{ServerName: host, MinVersion: tls.VersionTLS12},
 	}, nil
 }
@@ -121,7 +122,8 @@ func (e *Email) Send(ctx context.Context, n crier.Notification) error {
 	}
 	ctx, cancel := context.WithTimeout(ctx, e.timeout)
 	defer cancel()
-	return e.deliver(ctx, msg)
+	// Servers quote commands back in their replies, AUTH's included.
+	return e.secrets.scrubErr(e.deliver(ctx, msg))
 }
 
 // subject is the rendered title; for an item without a title template it

@@ -6,11 +6,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
 	"os/exec"
 	"strings"
 	"sync"
 	"syscall"
 	"time"
+	"unicode/utf8"
 
 	"github.com/crierd/crier"
 )
@@ -30,7 +32,8 @@ const execWaitDelay = 2 * time.Second
 // timeout are temporary failures, any other exit is permanent.
 type Exec struct {
 	base
-	argv []string
+	argv    []string
+	secrets secrets // what its stderr may print back
 }
 
 // NewExec builds an exec notifier.
@@ -43,7 +46,7 @@ func NewExec(cfg crier.NotifierConfig) (*Exec, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Exec{base: b, argv: append([]string(nil), argv...)}, nil
+	return &Exec{base: b, argv: append([]string(nil), argv...), secrets: execSecrets(argv, os.Environ())}, nil
 }
 
 // tailBuffer keeps the last max bytes written to it.
@@ -69,8 +72,13 @@ func (t *tailBuffer) String() string {
 	return strings.TrimSpace(strings.ToValidUTF8(string(t.b), "\uFFFD"))
 }
 
-// Send runs the command for n.
+// Send runs the command for n. Its error quotes the command's stderr,
+// with the credentials in its arguments and environment masked.
 func (e *Exec) Send(ctx context.Context, n crier.Notification) error {
+	return e.secrets.scrubErr(e.send(ctx, n))
+}
+
+func (e *Exec) send(ctx context.Context, n crier.Notification) error {
 	text, err := e.render.render(n)
 	if err != nil {
 		return err
@@ -79,10 +87,13 @@ func (e *Exec) Send(ctx context.Context, n crier.Notification) error {
 	if err != nil {
 		return Permanent(fmt.Errorf("notifier %s: %w", e.name, err))
 	}
-	ctx, cancel := context.WithTimeout(ctx, e.timeout)
+	timedOut := fmt.Errorf("timed out after %s", e.timeout)
+	ctx, cancel := context.WithTimeoutCause(ctx, e.timeout, timedOut)
 	defer cancel()
 
-	stderr := &tailBuffer{max: execStderrTail}
+	// Twice the tail is kept: it is cut after masking, so that a cut
+	// through a secret cannot leave a piece the mask no longer finds.
+	stderr := &tailBuffer{max: 2 * execStderrTail}
 	cmd := exec.CommandContext(ctx, e.argv[0], e.argv[1:]...)
 	cmd.Stdin = bytes.NewReader(append(doc, '\n'))
 	cmd.Stderr = stderr
@@ -93,34 +104,46 @@ func (e *Exec) Send(ctx context.Context, n crier.Notification) error {
 	cmd.WaitDelay = execWaitDelay
 
 	what := fmt.Sprintf("notifier %s (exec %s)", e.name, e.argv[0])
-	start := time.Now()
 	if err := cmd.Start(); err != nil {
 		// Missing or not executable: retrying will not fix the config.
 		return Permanent(fmt.Errorf("%s: %w", what, err))
 	}
 	err = cmd.Wait()
-	if ctxErr := ctx.Err(); ctxErr != nil {
-		if errors.Is(ctxErr, context.DeadlineExceeded) && time.Since(start) >= e.timeout {
-			ctxErr = fmt.Errorf("timed out after %s", e.timeout)
+	if ctx.Err() != nil {
+		// The cause tells this timeout from the caller's cancellation; a
+		// clock reading after Wait could not (under load it lagged the
+		// deadline and the timeout went unnamed).
+		cause := context.Cause(ctx)
+		if errors.Is(cause, context.DeadlineExceeded) { // the caller's deadline came first
+			cause = fmt.Errorf("timed out: %w", cause)
 		}
-		return Temporary(fmt.Errorf("%s: %w%s", what, ctxErr, stderrNote(stderr)), 0)
+		return Temporary(fmt.Errorf("%s: %w%s", what, cause, e.stderrNote(stderr)), 0)
 	}
 	if err == nil {
 		return nil
 	}
 	var exitErr *exec.ExitError
 	if errors.As(err, &exitErr) && exitErr.ExitCode() == exTempFail {
-		return Temporary(fmt.Errorf("%s: exit %d (temporary failure)%s", what, exTempFail, stderrNote(stderr)), 0)
+		return Temporary(fmt.Errorf("%s: exit %d (temporary failure)%s", what, exTempFail, e.stderrNote(stderr)), 0)
 	}
 	if errors.Is(err, exec.ErrWaitDelay) {
 		// It exited 0 but left something holding its stderr.
 		return nil
 	}
-	return Permanent(fmt.Errorf("%s: %w%s", what, err, stderrNote(stderr)))
+	return Permanent(fmt.Errorf("%s: %w%s", what, err, e.stderrNote(stderr)))
 }
 
-func stderrNote(t *tailBuffer) string {
-	if s := t.String(); s != "" {
+// stderrNote is the masked tail of the command's stderr, to quote in an
+// error.
+func (e *Exec) stderrNote(t *tailBuffer) string {
+	s := e.secrets.scrub(t.String())
+	if cut := len(s) - execStderrTail; cut > 0 {
+		for cut < len(s) && !utf8.RuneStart(s[cut]) {
+			cut++
+		}
+		s = strings.TrimSpace(s[cut:])
+	}
+	if s != "" {
 		return ": " + s
 	}
 	return ""

@@ -168,7 +168,7 @@ func truncateTo(f jsonlFile, size, keep int64) (int64, error) {
 func (j *JSONL) encode(n crier.Notification) ([]byte, error) {
 	rec := jsonlRecord{
 		Feed:     n.Feed,
-		FeedURL:  n.FeedURL,
+		FeedURL:  shown(n).FeedURL,
 		Title:    n.Title,
 		Link:     n.Link,
 		ID:       n.ItemID,

@@ -36,7 +36,7 @@ type Rendered struct {
 // json) executed over the crier.Notification. The fields are:
 //
 //	.Kind        "item", "summary", "test" or "alert"
-//	.Feed        feed name          .FeedURL  feed URL as configured
+//	.Feed        feed name          .FeedURL  feed URL (credentials as ***)
 //	.FeedLink    the feed's site    .ItemID   the item's key
 //	.Title       headline           .Link     the item's link
 //	.Summary     plain-text summary .Published  time.Time (zero when unknown)
@@ -85,8 +85,18 @@ func parseNotifierTemplate(name, text string) (*template.Template, error) {
 	return t, nil
 }
 
+// shown is n as notifiers may show it: the feed URL with its credentials
+// redacted (crier.RedactURL), as everywhere else crier shows it. Only
+// fetching needs them, and what notifiers send (a message, a webhook body,
+// a jsonl file) is read by more people than the config is.
+func shown(n crier.Notification) crier.Notification {
+	n.FeedURL = crier.RedactURL(n.FeedURL)
+	return n
+}
+
 // render returns the notification's title and message for this notifier.
 func (r *renderer) render(n crier.Notification) (Rendered, error) {
+	n = shown(n)
 	out := defaultText(n)
 	for _, f := range []struct {
 		t   *template.Template

@@ -19,6 +19,9 @@ const secretMask = "***"
 // "ab" would garble messages without hiding anything worth hiding.
 const minSecretLen = 4
 
+// minEnvSecretLen is the shortest environment value taken for a secret.
+const minEnvSecretLen = 8
+
 // secrets masks one notifier's credentials in text that crier logs,
 // stores (a dead letter's reason, an entry's last error) or shows on the
 // status page. Services quote requests back in their error replies, and a
@@ -94,7 +97,7 @@ func (e *scrubbedError) Error() string { return e.msg }
 func (e *scrubbedError) Unwrap() error { return e.err }
 
 // configSecrets collects what in a notifier's config is a credential:
-// tokens, passwords (and the Basic header they make), Pushover's user
+// tokens, passwords (and the Basic header or AUTH PLAIN they make), Pushover's user
 // key, header values, webhook URLs (a Discord or Slack webhook URL is
 // itself the key, and a generic webhook's path or query often holds one)
 // and the userinfo and query values of server URLs.
@@ -109,6 +112,11 @@ func configSecrets(cfg crier.NotifierConfig) secrets {
 	}
 	if pass := cfg.Option("password", ""); pass != "" {
 		vals = append(vals, base64.StdEncoding.EncodeToString([]byte(cfg.Option("user", "")+":"+pass)))
+	}
+	if cfg.Type == "email" && opt("password") != "" {
+		// What AUTH PLAIN sends, which a server may quote back.
+		plain := "\x00" + cfg.Option("username", "") + "\x00" + cfg.Option("password", "")
+		vals = append(vals, base64.StdEncoding.EncodeToString([]byte(plain)))
 	}
 	vals = append(vals, credentialURL(opt("webhook_url"))...)
 	if cfg.Type == "webhook" {
@@ -162,4 +170,42 @@ func urlCredentials(raw string) []string {
 		vals = append(vals, vs...)
 	}
 	return vals
+}
+
+// execSecrets collects what an exec command may print back that is a
+// credential: the values of environment variables named like one (the
+// command inherits crier's environment, where ${VAR} in its arguments
+// came from), and in its arguments the userinfo and query values of URLs
+// and the values of NAME=VALUE, --NAME VALUE and "Header: value" whose
+// name looks secret (crier.SecretName).
+func execSecrets(argv, environ []string) secrets {
+	var vals []string
+	for _, kv := range environ {
+		// Names are only a guess here: short values (XDG_SESSION_CLASS=user)
+		// would garble the error, and a credential is rarely that short.
+		if k, v, ok := strings.Cut(kv, "="); ok && len(v) >= minEnvSecretLen && crier.SecretName(k) {
+			vals = append(vals, v)
+		}
+	}
+	flagName := func(s string) string { return strings.TrimLeft(strings.TrimSpace(s), "-") }
+	for i, arg := range argv {
+		if strings.Contains(arg, "://") {
+			vals = append(vals, urlCredentials(arg)...)
+			continue
+		}
+		if k, v, ok := strings.Cut(arg, "="); ok && crier.SecretName(flagName(k)) {
+			vals = append(vals, v)
+		}
+		if k, v, ok := strings.Cut(arg, ":"); ok && crier.SecretName(flagName(k)) {
+			v = strings.TrimSpace(v)
+			vals = append(vals, v)
+			if _, cred, ok := strings.Cut(v, " "); ok { // "Bearer X", "Basic X"
+				vals = append(vals, strings.TrimSpace(cred))
+			}
+		}
+		if strings.HasPrefix(arg, "-") && !strings.ContainsAny(arg, "=:") && i+1 < len(argv) && crier.SecretName(flagName(arg)) {
+			vals = append(vals, argv[i+1])
+		}
+	}
+	return newSecrets(vals...)
 }

@@ -19,7 +19,7 @@ import (
 //	{
 //	  "kind":       "item" | "summary" | "test" | "alert",
 //	  "feed":       feed name,
-//	  "feed_url":   feed URL as configured,
+//	  "feed_url":   feed URL as configured, credentials redacted ("***"),
 //	  "feed_link":  the feed's site, "" when unknown,
 //	  "id":         the item's key (e.g. "g:<guid>"), "" for other kinds,
 //	  "title":      the headline (raw, untruncated),
@@ -69,7 +69,7 @@ func newDocument(cfg crier.NotifierConfig, n crier.Notification, text Rendered) 
 	d := Document{
 		Kind:       n.Kind,
 		Feed:       n.Feed,
-		FeedURL:    n.FeedURL,
+		FeedURL:    shown(n).FeedURL,
 		FeedLink:   n.FeedLink,
 		ID:         n.ItemID,
 		Title:      n.Title,
@@ -141,7 +141,7 @@ func (w *Webhook) Send(ctx context.Context, n crier.Notification) error {
 	var body []byte
 	if w.body != nil {
 		var b strings.Builder
-		if err := w.body.Execute(&b, n); err != nil {
+		if err := w.body.Execute(&b, shown(n)); err != nil {
 			return Permanent(fmt.Errorf("notifier %s: template: %w", w.name, err))
 		}
 		body = []byte(b.String())
