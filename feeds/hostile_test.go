@@ -210,7 +210,7 @@ func hostileCases(t *testing.T) []hostileCase {
 			},
 			timeout: 500 * time.Millisecond,
 			check: both(wantErr(context.DeadlineExceeded, "$BASE/feed"), func(t *testing.T, o hostileOutcome) {
-				if o.elapsed > time.Second {
+				if o.elapsed > 5*time.Second { // the whole drip would take minutes; slack for a loaded machine
 					t.Errorf("fetch took %s despite a 500ms deadline", o.elapsed)
 				}
 			}),

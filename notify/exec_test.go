@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -14,12 +15,16 @@ import (
 	"github.com/crierd/crier"
 )
 
-// script writes an executable shell script into dir.
+// script writes an executable shell script into dir. A child process
+// writes it: a file this process had open for writing can be inherited by
+// a parallel test's fork, and executing it then fails with "text file busy".
 func script(t *testing.T, dir, name, body string) string {
 	t.Helper()
 	path := filepath.Join(dir, name)
-	if err := os.WriteFile(path, []byte("#!/bin/sh\n"+body), 0o755); err != nil {
-		t.Fatal(err)
+	cmd := exec.Command("/bin/sh", "-c", `cat > "$0" && chmod 755 "$0"`, path)
+	cmd.Stdin = strings.NewReader("#!/bin/sh\n" + body)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("writing %s: %v: %s", path, err, out)
 	}
 	return path
 }

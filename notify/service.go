@@ -193,7 +193,9 @@ func redactURL(raw string) string {
 // message is lost, and a 307/308 re-sends the body, and headers such as
 // X-Gotify-Key, to wherever the Location points.
 func svcClient(client *http.Client, timeout time.Duration) *http.Client {
-	c := http.Client{Timeout: timeout}
+	// A notifier without a client gets a transport of its own rather than
+	// http.DefaultTransport, whose pool anything in the process may close.
+	c := http.Client{Timeout: timeout, Transport: http.DefaultTransport.(*http.Transport).Clone()}
 	if client != nil {
 		c = *client
 	}
