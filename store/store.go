@@ -17,6 +17,8 @@
 //	outbox/<notifier>    8-byte big-endian entry ID -> Entry JSON
 //	dead                 8-byte big-endian entry ID -> DeadLetter JSON
 //	recent               8-byte big-endian sequence -> Recent JSON (last 50)
+//	paused               feedID -> since when its scheduled polls are paused (paused.go)
+//	daily/<YYYY-MM-DD>   per-day counters for the status page's charts (stats.go)
 //
 // A Store is safe for concurrent use; bbolt serialises writers.
 package store
@@ -76,6 +78,7 @@ type Store struct {
 	group    *groupCommit // the writes of polls, which run concurrently
 	states   stateCache
 	deferred deferredStates
+	polls    pendingPolls // poll counters waiting for the next commit
 	path     string
 	now      func() time.Time
 	log      *slog.Logger
@@ -159,7 +162,7 @@ func (s *Store) Close() error {
 // Flush commits the poll times whose writes were deferred (see
 // deferredStates). Close does it too.
 func (s *Store) Flush() error {
-	if s.deferred.empty() {
+	if s.deferred.empty() && s.polls.empty() {
 		return nil
 	}
 	if err := s.group.update(func(*bolt.Tx) error { return nil }); err != nil {
