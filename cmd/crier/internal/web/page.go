@@ -127,7 +127,10 @@ func (h *handler) statusPage(w http.ResponseWriter, r *http.Request) {
 	// nothing may frame it.
 	w.Header().Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'")
 	w.Header().Set("X-Content-Type-Options", "nosniff")
-	w.Header().Set("Referrer-Policy", "no-referrer")
+	// Not no-referrer: under it a browser sends "Origin: null" with the
+	// page's own form posts, which the guard must refuse. Links away from
+	// the page still carry no referrer (and have rel=noreferrer).
+	w.Header().Set("Referrer-Policy", "same-origin")
 	_, _ = w.Write(buf.Bytes())
 }
 
