@@ -52,7 +52,7 @@ func startChromium(t *testing.T, bin string) *cdp {
 		"--disable-dev-shm-usage", "--hide-scrollbars", "--user-data-dir="+t.TempDir(),
 		"--remote-debugging-pipe", "about:blank")
 	cmd.ExtraFiles = []*os.File{toChrome, chromeOut} // fds 3 and 4
-	cmd.Stderr = io.Discard                           // dbus and GPU chatter
+	cmd.Stderr = io.Discard                          // dbus and GPU chatter
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
