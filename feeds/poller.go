@@ -39,6 +39,10 @@ type PollerOptions struct {
 	Alerts []string
 	// OnPoll observes every poll that fetched (metrics).
 	OnPoll func(feed crier.Feed, res Result, took time.Duration)
+	// Paused says whether the user paused the feed (from the status
+	// page): its scheduled polls are skipped, a forced one still fetches.
+	// Nil: nothing is ever paused.
+	Paused func(feed crier.Feed) bool
 }
 
 // Poller runs one poll of one feed end to end: fetch, parse, identify,
@@ -138,6 +142,9 @@ func (p *Poller) Poll(ctx context.Context, feed crier.Feed, force bool) (Result,
 	switch {
 	case st.Gone && !force:
 		res.Skipped = "gone"
+		return res, nil
+	case !force && p.opt.Paused != nil && p.opt.Paused(feed):
+		res.Skipped = "paused"
 		return res, nil
 	case !force && start.Before(st.BackoffUntil):
 		res.Skipped = "backing off until " + st.BackoffUntil.Format(time.RFC3339)

@@ -105,13 +105,15 @@ func (d *deferredStates) committed(snap map[string]deferredState, now time.Time)
 	}
 }
 
-// flushDeferred writes the deferred states in tx; done, called after the
-// commit succeeded, forgets them. It runs first in every group commit. A
+// flushDeferred writes the deferred states (and the pending poll counters,
+// see flushPolls) in tx; done, called after the commit succeeded, forgets
+// them. It runs first in every group commit. A
 // state that cannot be written is dropped and logged, not returned.
 func (s *Store) flushDeferred(tx *bolt.Tx) (done func(), err error) {
+	pollsDone := s.flushPolls(tx)
 	snap := s.deferred.snapshot()
 	if len(snap) == 0 {
-		return nil, nil
+		return pollsDone, nil
 	}
 	for id, e := range snap {
 		if err := s.writeState(tx, id, e.st); err != nil {
@@ -124,7 +126,12 @@ func (s *Store) flushDeferred(tx *bolt.Tx) (done func(), err error) {
 				"feed", id, "err", err)
 		}
 	}
-	return func() { s.deferred.committed(snap, s.now()) }, nil
+	return func() {
+		s.deferred.committed(snap, s.now())
+		if pollsDone != nil {
+			pollsDone()
+		}
+	}, nil
 }
 
 // deferrable reports whether st differs from the state the store holds for

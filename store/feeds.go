@@ -154,7 +154,8 @@ type IngestResult struct {
 // Ingest records a successful fetch of feedID in one write transaction:
 // it finds the new items, lets plan turn them into deliveries, marks every
 // key of every item seen, remembers the fetch's key set for Prune, queues
-// the deliveries and saves st (with Seeded set).
+// the deliveries, counts the new items in the day's counters (not on the
+// seeding poll: a backlog is not news) and saves st (with Seeded set).
 //
 // An item is new when none of its Keys is in the feed's seen set nor among
 // the Keys of an earlier item of the same batch. A new item is Reposted when
@@ -220,6 +221,11 @@ func (s *Store) Ingest(feedID string, st crier.FeedState, items []crier.Item,
 			fresh = append(fresh, ni)
 		}
 		res.New = len(fresh)
+		if res.New > 0 && !res.FirstPoll {
+			if err := countDay(tx, now, kindNew, feedID, res.New); err != nil {
+				return err
+			}
+		}
 
 		var deliveries []crier.Delivery
 		if plan != nil {

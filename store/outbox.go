@@ -229,15 +229,20 @@ func (s *Store) OutboxNotifiers() ([]string, error) {
 	return out, nil
 }
 
-// Done records a successful delivery: the entry leaves the outbox and its
-// headline joins the ring of recent deliveries.
+// Done records a successful delivery: the entry leaves the outbox, its
+// headline joins the ring of recent deliveries and the day's count of the
+// notifier's deliveries grows.
 func (s *Store) Done(notifier string, id uint64) error {
 	return s.db.Update(func(tx *bolt.Tx) error {
 		e, err := takeEntry(tx, notifier, id)
 		if err != nil {
 			return err
 		}
-		return pushRecent(tx, recentOf(s.now(), notifier, e.Notification))
+		n, now := e.Notification, s.now()
+		if err := countDay(tx, now, kindSent, notifier, 1); err != nil {
+			return err
+		}
+		return pushRecent(tx, recentOf(now, notifier, n))
 	})
 }
 

@@ -18,6 +18,8 @@
 //	dead                 8-byte big-endian entry ID -> DeadLetter JSON
 //	recent               8-byte big-endian sequence -> Recent JSON (last 200)
 //	websub               callback ID -> Subscription JSON (see websub.go)
+//	paused               feedID -> since when its scheduled polls are paused (paused.go)
+//	daily/<YYYY-MM-DD>   per-day counters for the status page's charts (stats.go)
 //
 // A Store is safe for concurrent use; bbolt serialises writers.
 package store
@@ -77,6 +79,7 @@ type Store struct {
 	group    *groupCommit // the writes of polls, which run concurrently
 	states   stateCache
 	deferred deferredStates
+	polls    pendingPolls // poll counters waiting for the next commit
 	path     string
 	now      func() time.Time
 	log      *slog.Logger
@@ -165,7 +168,7 @@ func (s *Store) Close() error {
 // Flush commits the poll times whose writes were deferred (see
 // deferredStates). Close does it too.
 func (s *Store) Flush() error {
-	if s.deferred.empty() {
+	if s.deferred.empty() && s.polls.empty() {
 		return nil
 	}
 	if err := s.group.update(func(*bolt.Tx) error { return nil }); err != nil {

@@ -83,7 +83,11 @@ func openDaemon(cfg *crier.Config, log *slog.Logger, env *cliEnv) (*daemon, erro
 		Alerts:        routing.Alerts,
 		Queued:        d.kick,
 		Interval:      func(f crier.Feed) time.Duration { return feeds.Interval(f.Schedule) },
-		OnPoll:        d.metrics.ObservePoll,
+		OnPoll: func(f crier.Feed, res feeds.Result, took time.Duration) {
+			d.metrics.ObservePoll(f, res, took)
+			st.RecordPoll(took, res.Err != nil)
+		},
+		Paused: d.paused,
 	})
 	d.sched = feeds.NewScheduler(d.poller, log, d.clock)
 	if err := d.openWebSub(cfg); err != nil {
@@ -153,6 +157,16 @@ func (d *daemon) buryOrphans(cfg *crier.Config) error {
 }
 
 func (d *daemon) kick() { d.disp.Load().Kick() }
+
+// paused says whether the user paused feed from the status page. A state
+// file that cannot say polls anyway: never miss a story.
+func (d *daemon) paused(feed crier.Feed) bool {
+	p, err := d.store.IsPaused(feed.FeedID())
+	if err != nil {
+		d.log.Error("reading whether a feed is paused; polling it", "feed", feed.Name, "err", err)
+	}
+	return p
+}
 
 func (d *daemon) setConfig(cfg *crier.Config) {
 	d.mu.Lock()
@@ -329,4 +343,23 @@ func (w webDaemon) Healthy(now time.Time) (bool, string) { return w.d.healthy(no
 func (w webDaemon) Kick()                                { w.d.kick() }
 func (w webDaemon) PollNow(ctx context.Context, name string) (feeds.Result, error) {
 	return w.d.sched.PollNow(ctx, name)
+}
+
+func (w webDaemon) Notifiers() []string {
+	var names []string
+	for _, n := range w.d.config().Notifiers {
+		names = append(names, n.Name)
+	}
+	return names
+}
+
+// TestNotify is `crier test-notify NAME` run by the daemon, with the
+// config in force.
+func (w webDaemon) TestNotify(ctx context.Context, name string) error {
+	cfg := w.d.config()
+	nc, ok := cfg.Notifier(name)
+	if !ok {
+		return fmt.Errorf("no notifier named %q", name)
+	}
+	return sendTest(ctx, nc, notify.Deps{Stdout: w.d.stdout, StateDir: cfg.StateDir, Log: w.d.log})
 }

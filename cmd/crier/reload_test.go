@@ -107,7 +107,9 @@ func TestReloadAndSDNotify(t *testing.T) {
 	}
 	sd.await(t, "WATCHDOG=1", 3*time.Second)
 
-	// Both feeds seeded; then a new story in A is pushed.
+	// Both feeds seeded (a story added before A's first poll would be
+	// part of its silent seed); then a new story in A is pushed.
+	h.waitLog(2, "feed seeded")
 	storyA1 := a.add()
 	waitPushed(t, push, storyA1)
 

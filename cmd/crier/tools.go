@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"strconv"
 	"text/tabwriter"
-	"time"
 
 	"github.com/crierd/crier"
 	"github.com/crierd/crier/notify"
@@ -33,27 +32,8 @@ func cmdTestNotify(ctx context.Context, env *cliEnv, args []string) error {
 	if !ok {
 		return &exitError{1, fmt.Sprintf("crier: no notifier named %q in %s", name, cfg.Path)}
 	}
-	n, err := notify.Build(nc, notify.Deps{Stdout: env.stdout, StateDir: cfg.StateDir, Log: log})
-	if err != nil {
-		return err
-	}
-	now := time.Now()
-	msg := crier.Notification{
-		Kind: crier.KindTest, Feed: "crier", Title: "crier test notification",
-		Summary: "If you can read this, notifier " + name + " works.", Link: crier.ProjectURL,
-		Published: now, QueuedAt: now,
-	}
-	sctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	defer cancel()
-	if err := n.Send(sctx, msg); err != nil {
-		c := notify.Classify(err)
-		kind := "temporary failure (would be retried)"
-		if c.Permanent {
-			kind = "permanent failure (would be dead-lettered)"
-		} else if !c.ParkUntil.IsZero() {
-			kind = "quota exhausted until " + c.ParkUntil.Format(time.RFC3339)
-		}
-		return &exitError{1, fmt.Sprintf("%s (%s): %s: %v", name, nc.Type, kind, err)}
+	if err := sendTest(ctx, nc, notify.Deps{Stdout: env.stdout, StateDir: cfg.StateDir, Log: log}); err != nil {
+		return &exitError{1, err.Error()}
 	}
 	fmt.Fprintf(env.stdout, "%s (%s): sent\n", name, nc.Type)
 	return nil

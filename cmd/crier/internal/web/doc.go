@@ -4,7 +4,8 @@
 // Endpoints (JSON field names are snake_case and stable; times are RFC 3339
 // strings, or null when unknown; every field is always present):
 //
-//	GET  /                  status page: feeds, recent deliveries, outbox, dead letters
+//	GET  /                  status page: feed cards with actions and a 14-day chart, recent
+//	                        stories, poll charts, notifiers, outbox, dead letters
 //	GET  /healthz           200 "ok", or 503 and the reason
 //	GET  /metrics           Prometheus text format (when Options.Metrics is set)
 //	GET  /api/status        {version, now, healthy, health_reason, feeds, failing, outbox,
@@ -12,8 +13,9 @@
 //	GET  /api/feeds         {feeds: [{name, url, schedule, title, link, last_poll, last_success,
 //	                         next_poll, status, status_text, last_error, last_status, failures,
 //	                         failing_since, backoff_until, gone, moved_to, new_today, new_total,
-//	                         last_new, items, websub}]}; websub is null or {state, hub,
-//	                         lease_expires, last_error}, state pending, active, denied or failed
+//	                         last_new, items, websub, paused, paused_since}]}; websub is null or
+//	                         {state, hub, lease_expires, last_error}, state pending, active,
+//	                         denied or failed; a paused feed's next_poll is null
 //	                        status is ok, pending, error, backoff, gone or moved
 //	GET  /api/outbox        {queues: [{notifier, depth, oldest, oldest_age_seconds, next_try, last_error}],
 //	                         entries: [{id, notifier, kind, feed, title, link, attempts, next_try,
@@ -25,7 +27,17 @@
 //	POST /api/redeliver     body {"ids":[…]} or {"all":true} → {redelivered}
 //	POST /api/poll?feed=N   → {feed, result, error, skipped, http_status, items, new, queued};
 //	                        result is ok, not_modified, unchanged, skipped or error (then HTTP 502,
-//	                        or 504 when it timed out)
+//	                        or 504 when it timed out); a paused feed is polled too
+//	POST /api/pause?feed=N  → {feed, paused, paused_since}: no scheduled polls until resumed
+//	                        (kept in the state file, survives restarts and reloads)
+//	POST /api/resume?feed=N → {feed, paused, paused_since}
+//	POST /api/test-notify?notifier=N
+//	                        → {notifier, result, error}; result is sent or failed (then HTTP 502)
+//
+// The status page's buttons are plain HTML forms posting to the same calls.
+// A request that accepts text/html (a browser's form submission) takes its
+// parameters from the form (feed, notifier; redeliver: all=1 or id=N) and is
+// answered with 303 back to the page, which shows the outcome.
 //
 // Errors are {"error": "…"} with a 4xx or 5xx status. POSTs are allowed on a
 // loopback or unix-socket listener (as marked by Listen), or anywhere with

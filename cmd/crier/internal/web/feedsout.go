@@ -65,7 +65,7 @@ func (h *handler) feedOut(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusNotFound, apiError{fmt.Sprintf("no notifier named %q", name)})
 		return
 	}
-	stories := collectStories(recent, name)
+	stories := collectStories(recent, newsFor(name), storiesOut)
 	self := h.baseURL(r) + "/feeds/" + file
 	title := "crier: every story delivered"
 	if name != "all" {
@@ -108,20 +108,29 @@ func (h *handler) baseURL(r *http.Request) string {
 	return scheme + "://" + r.Host
 }
 
-// collectStories groups deliveries (newest first) into stories, newest
-// first, keeping items and summaries: tests and alerts are about crier,
-// not news. notifier "all" keeps every notifier's.
-func collectStories(recent []store.Recent, notifier string) []*story {
+// newsFor keeps the deliveries crier's feeds carry: items and summaries
+// (tests and alerts are about crier, not news) through notifier, or
+// through any with "all".
+func newsFor(notifier string) func(store.Recent) bool {
+	return func(r store.Recent) bool {
+		return r.Kind != crier.KindTest && r.Kind != crier.KindAlert && (notifier == "all" || r.Notifier == notifier)
+	}
+}
+
+// collectStories groups the deliveries keep accepts (newest first) into
+// at most limit stories (0: no limit), newest first. The status page and
+// crier's own feeds share it, so both show a story once.
+func collectStories(recent []store.Recent, keep func(store.Recent) bool, limit int) []*story {
 	byKey := map[string]*story{}
 	var out []*story
 	for _, r := range recent {
-		if r.Kind == crier.KindTest || r.Kind == crier.KindAlert || (notifier != "all" && r.Notifier != notifier) {
+		if !keep(r) {
 			continue
 		}
 		k := storyKey(r)
 		s, ok := byKey[k]
 		if !ok {
-			if len(out) == storiesOut {
+			if limit > 0 && len(out) == limit {
 				continue
 			}
 			s = &story{key: k, r: r, first: r.At}

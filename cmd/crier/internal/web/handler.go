@@ -23,6 +23,10 @@ type Store interface {
 	DeadLetters() ([]store.DeadLetter, error)
 	Recent(limit int) ([]store.Recent, error)
 	Redeliver(ids ...uint64) (int, error)
+	Paused() (map[string]time.Time, error) // by feed ID
+	Pause(feedID string) (since time.Time, err error)
+	Resume(feedID string) (was bool, err error)
+	Days(n int) ([]store.Day, error) // the charts' daily counters
 }
 
 // Schedule is what the feed table needs: the feeds and when they are due.
@@ -45,6 +49,11 @@ type Daemon interface {
 	Healthy(now time.Time) (ok bool, reason string)
 	// Kick tells the dispatcher that the outbox changed.
 	Kick()
+	// Notifiers names the configured notifiers, in config order.
+	Notifiers() []string
+	// TestNotify sends one test notification through the named notifier
+	// at once, outside the outbox (as `crier test-notify` does).
+	TestNotify(ctx context.Context, notifier string) error
 }
 
 // Options wire NewHandler.
@@ -67,10 +76,11 @@ type Options struct {
 }
 
 type handler struct {
-	opt  Options
-	page *template.Template
-	log  *slog.Logger
-	now  func() time.Time
+	opt   Options
+	page  *template.Template
+	log   *slog.Logger
+	now   func() time.Time
+	notes notes // what the page's forms did, shown after their redirect
 }
 
 // NewHandler returns the listener's routes. State-changing calls are
@@ -101,6 +111,9 @@ func NewHandler(opt Options) http.Handler {
 	mux.HandleFunc("POST /api/poll", h.guard(h.apiPoll))
 	mux.HandleFunc("GET /api/backup", h.guard(h.apiBackup))
 	mux.HandleFunc("GET /feeds/{file}", h.private(h.feedOut))
+	mux.HandleFunc("POST /api/pause", h.guard(h.apiPause))
+	mux.HandleFunc("POST /api/resume", h.guard(h.apiResume))
+	mux.HandleFunc("POST /api/test-notify", h.guard(h.apiTestNotify))
 	if opt.Metrics != nil {
 		mux.Handle("GET /metrics", promhttp.HandlerFor(opt.Metrics.reg, promhttp.HandlerOpts{
 			// A store read error drops those gauges, not the whole scrape.

@@ -28,6 +28,23 @@ type fakeDaemon struct {
 	kicks   int
 	polled  []string
 	poll    func(ctx context.Context, name string) (feeds.Result, error)
+
+	notifiers []string
+	tested    []string
+	testErr   error // what TestNotify answers
+}
+
+func (d *fakeDaemon) Notifiers() []string {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return append([]string(nil), d.notifiers...)
+}
+
+func (d *fakeDaemon) TestNotify(_ context.Context, notifier string) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.tested = append(d.tested, notifier)
+	return d.testErr
 }
 
 func (d *fakeDaemon) Feeds() []crier.Feed {
@@ -102,7 +119,7 @@ func newFixture(t *testing.T) *fixture {
 	clockAt := now.Add(-time.Hour) // the store's clock: entries are an hour old
 	s := openStore(t, func() time.Time { return clockAt })
 	hostileName := `<img src=x onerror=alert(1)>`
-	d := &fakeDaemon{healthy: true, next: map[string]time.Time{}, feeds: []crier.Feed{
+	d := &fakeDaemon{healthy: true, next: map[string]time.Time{}, notifiers: []string{"phone", "mail"}, feeds: []crier.Feed{
 		feed("good", "https://good.example/feed"),
 		feed("broken", "https://broken.example/feed"),
 		feed("slow", "https://slow.example/feed"),
@@ -122,6 +139,17 @@ func newFixture(t *testing.T) *fixture {
 		"gone":      {LastPoll: now.Add(-time.Minute), LastError: "HTTP 410", Failures: 1, Gone: true, LastStatus: 410},
 		"moved":     {LastPoll: now.Add(-time.Minute), LastSuccess: now.Add(-time.Minute), MovedTo: "https://new.example/feed"},
 		hostileName: {LastPoll: now.Add(-time.Minute), LastError: hostileTitle, Failures: 1},
+	}
+	// "good" was seeded with one item, then brought two new ones.
+	goodID := d.feeds[0].FeedID()
+	for _, keys := range [][]string{{"a"}, {"a", "b", "c"}} {
+		var items []crier.Item
+		for _, k := range keys {
+			items = append(items, crier.Item{Keys: []string{k}, Title: k})
+		}
+		if _, err := s.Ingest(goodID, crier.FeedState{}, items, nil); err != nil {
+			t.Fatal(err)
+		}
 	}
 	for _, f := range d.feeds {
 		if st, ok := states[f.Name]; ok {
@@ -143,6 +171,18 @@ func newFixture(t *testing.T) *fixture {
 	if err := s.Done("phone", es[0].ID); err != nil {
 		t.Fatal(err)
 	}
+	// The same story through a second notifier: one story on the page.
+	mail := n("Delivered headline")
+	mail.Notifier = "mail"
+	em, err := s.Enqueue(mail)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Done("mail", em[0].ID); err != nil {
+		t.Fatal(err)
+	}
+	s.RecordPoll(2*time.Second, false)
+	s.RecordPoll(4*time.Second, true)
 	if err := s.Bury("phone", es[1].ID, "pushover: HTTP 400: invalid user key"); err != nil {
 		t.Fatal(err)
 	}

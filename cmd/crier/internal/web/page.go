@@ -30,32 +30,68 @@ type pageData struct {
 	Now         time.Time
 	Healthy     bool
 	Reason      string
-	Feeds       []FeedView
+	Feeds       []pageFeed
 	Failing     int
-	Recent      []store.Recent
+	Stories     []storyView
+	Notifiers   []pageNotifier
+	PollsChart  template.HTML
+	TimeChart   template.HTML
 	Queues      []queueView
 	Queued      int
 	DeadLetters []deadView
+	// CanAct says whether this browser's form posts would pass the guard
+	// (a loopback or unix listener); if not, the page shows no buttons.
+	CanAct bool
+	Note   *pageNote // what the action that led here did
+}
+
+// pageFeed is a feed's card: its view and its chart.
+type pageFeed struct {
+	FeedView
+	Chart template.HTML
+}
+
+// pageNotifier is a notifier's card.
+type pageNotifier struct {
+	Name   string
+	Queued int
+	Chart  template.HTML
 }
 
 func (h *handler) statusPage(w http.ResponseWriter, r *http.Request) {
 	now := h.now()
-	d := pageData{Version: crier.Version, Now: now}
+	d := pageData{Version: crier.Version, Now: now, CanAct: h.forbidden(r) == ""}
+	if n, ok := h.notes.get(r.URL.Query().Get("note"), now); ok {
+		d.Note = &n
+	}
 	d.Healthy, d.Reason = h.opt.Daemon.Healthy(now)
-	var err error
-	if d.Feeds, err = h.feedViews(now); err != nil {
+	fv, err := h.feedViews(now)
+	if err != nil {
 		h.failPage(w, r, err)
 		return
 	}
-	for _, f := range d.Feeds {
+	days, err := h.opt.Store.Days(chartDays)
+	if err != nil {
+		h.failPage(w, r, err)
+		return
+	}
+	ids := map[string]string{} // feed name -> ID, for the counters
+	for _, f := range h.opt.Daemon.Feeds() {
+		ids[f.Name] = f.FeedID()
+	}
+	for _, f := range fv {
 		if failing(f.Status) {
 			d.Failing++
 		}
+		d.Feeds = append(d.Feeds, pageFeed{f, newItemsChart(days, ids[f.Name])})
 	}
-	if d.Recent, err = h.opt.Store.Recent(50); err != nil {
+	d.PollsChart, d.TimeChart = pollsChart(days), durationChart(days)
+	recent, err := h.opt.Store.Recent(0)
+	if err != nil {
 		h.failPage(w, r, err)
 		return
 	}
+	d.Stories = stories(recent)
 	entries, err := h.opt.Store.Outbox()
 	if err != nil {
 		h.failPage(w, r, err)
@@ -63,6 +99,13 @@ func (h *handler) statusPage(w http.ResponseWriter, r *http.Request) {
 	}
 	d.Queues, _ = outboxViews(entries, now)
 	d.Queued = len(entries)
+	queued := map[string]int{}
+	for _, e := range entries {
+		queued[e.Notifier]++
+	}
+	for _, name := range h.opt.Daemon.Notifiers() {
+		d.Notifiers = append(d.Notifiers, pageNotifier{name, queued[name], sentChart(days, name)})
+	}
 	dl, err := h.opt.Store.DeadLetters()
 	if err != nil {
 		h.failPage(w, r, err)
@@ -79,11 +122,34 @@ func (h *handler) statusPage(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.Header().Set("Cache-Control", "no-store")
-	// No script runs on this page, and nothing may frame it.
-	w.Header().Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'")
+	// No script runs on this page, its forms post only to itself, and
+	// nothing may frame it.
+	w.Header().Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'")
 	w.Header().Set("X-Content-Type-Options", "nosniff")
-	w.Header().Set("Referrer-Policy", "no-referrer")
+	// Not no-referrer: under it a browser sends "Origin: null" with the
+	// page's own form posts, which the guard must refuse. Links away from
+	// the page still carry no referrer (and have rel=noreferrer).
+	w.Header().Set("Referrer-Policy", "same-origin")
 	_, _ = w.Write(buf.Bytes())
+}
+
+// storyView is one delivered headline, with every notifier it reached.
+type storyView struct {
+	At        time.Time // the first delivery
+	Feed      string
+	Title     string
+	Link      string
+	Notifiers []string // sorted
+}
+
+// stories groups recent deliveries (newest first) by story, as crier's
+// own feeds do, keeping every kind: a test or an alert was delivered too.
+func stories(recent []store.Recent) []storyView {
+	var out []storyView
+	for _, s := range collectStories(recent, func(store.Recent) bool { return true }, 0) {
+		out = append(out, storyView{At: s.first, Feed: s.r.Feed, Title: s.r.Title, Link: s.r.Link, Notifiers: s.notifiers})
+	}
+	return out
 }
 
 func (h *handler) failPage(w http.ResponseWriter, r *http.Request, err error) {

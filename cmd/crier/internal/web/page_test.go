@@ -57,23 +57,35 @@ func text(n *html.Node) string {
 	return strings.TrimSpace(b.String())
 }
 
-// row finds the single <tr class=class> whose attribute key is val.
+// row finds the single element of class class whose attribute key is val:
+// a feed's card, a story, a queue.
 func row(t *testing.T, doc *html.Node, class, key, val string) *html.Node {
 	t.Helper()
-	rows := findAll(doc, func(n *html.Node) bool { return n.Data == "tr" && hasClass(n, class) && attr(n, key) == val })
+	rows := findAll(doc, func(n *html.Node) bool { return hasClass(n, class) && attr(n, key) == val })
 	if len(rows) != 1 {
-		t.Fatalf("%d <tr class=%q %s=%q>, want 1", len(rows), class, key, val)
+		t.Fatalf("%d elements of class %q with %s=%q, want 1", len(rows), class, key, val)
 	}
 	return rows[0]
 }
 
-func cell(t *testing.T, tr *html.Node, class string) string {
+// cell is the text of the single element of class class inside card.
+func cell(t *testing.T, card *html.Node, class string) string {
 	t.Helper()
-	cells := findAll(tr, func(n *html.Node) bool { return n.Data == "td" && hasClass(n, class) })
+	cells := findAll(card, func(n *html.Node) bool { return hasClass(n, class) })
 	if len(cells) != 1 {
-		t.Fatalf("row %v: %d cells of class %q, want 1", tr.Attr, len(cells), class)
+		t.Fatalf("element %v: %d children of class %q, want 1", card.Attr, len(cells), class)
 	}
 	return text(cells[0])
+}
+
+// chartValues is the data-values of the single chart of class class in card.
+func chartValues(t *testing.T, card *html.Node, class string) []string {
+	t.Helper()
+	charts := findAll(card, func(n *html.Node) bool { return n.Data == "svg" && hasClass(n, class) })
+	if len(charts) != 1 {
+		t.Fatalf("element %v: %d charts of class %q, want 1", card.Attr, len(charts), class)
+	}
+	return strings.Split(attr(charts[0], "data-values"), ",")
 }
 
 // checkStatusPage asserts what a user reads on the page built from f.
@@ -109,9 +121,35 @@ func checkStatusPage(t *testing.T, doc *html.Node, f *fixture) {
 		t.Errorf("gone: next poll %q, want never", got)
 	}
 
-	recent := findAll(doc, func(n *html.Node) bool { return n.Data == "tr" && hasClass(n, "recent") })
+	// One story per delivered headline, naming every notifier it reached.
+	recent := findAll(doc, func(n *html.Node) bool { return hasClass(n, "story") })
 	if len(recent) != 1 || cell(t, recent[0], "title") != "Delivered headline" || cell(t, recent[0], "feed-name") != "good" {
-		t.Errorf("recent deliveries: %d rows", len(recent))
+		t.Fatalf("recent deliveries: %d stories, want the one", len(recent))
+	}
+	var reached []string
+	for _, n := range findAll(recent[0], func(n *html.Node) bool { return hasClass(n, "notifier") }) {
+		reached = append(reached, text(n))
+	}
+	if strings.Join(reached, " ") != "mail phone" {
+		t.Errorf("story reached %q, want mail and phone", reached)
+	}
+
+	// Charts: 14 days each, today last.
+	good := row(t, doc, "feed", "data-feed", "good")
+	if v := chartValues(t, good, "chart-new"); len(v) != 14 || v[13] != "2" {
+		t.Errorf("good: new-items chart %v, want 14 days ending in 2", v)
+	}
+	for _, name := range []string{"phone", "mail"} {
+		if v := chartValues(t, row(t, doc, "notifier-card", "data-notifier", name), "chart-sent"); len(v) != 14 || v[13] != "1" {
+			t.Errorf("%s: sent chart %v, want 14 days ending in 1", name, v)
+		}
+	}
+	polls := row(t, doc, "chart-card", "id", "polls-chart")
+	if v := chartValues(t, polls, "chart-polls"); len(v) != 14 || v[13] != "1+1" {
+		t.Errorf("polls chart %v, want 14 days ending in 1 ok + 1 failed", v)
+	}
+	if v := chartValues(t, row(t, doc, "chart-card", "id", "duration-chart"), "chart-duration"); len(v) != 14 || v[13] != "3" {
+		t.Errorf("poll duration chart %v, want 14 days ending in a mean of 3 s", v)
 	}
 
 	q := row(t, doc, "queue", "data-notifier", "phone")
@@ -142,7 +180,8 @@ func checkStatusPage(t *testing.T, doc *html.Node, f *fixture) {
 			t.Errorf("link to %q survived", href)
 		}
 	}
-	titles := findAll(doc, func(n *html.Node) bool { return n.Data == "title" })
+	// The document's title, not the charts' tooltips.
+	titles := findAll(doc, func(n *html.Node) bool { return n.Data == "title" && n.Parent.Data == "head" })
 	if len(titles) != 1 || text(titles[0]) != "crier (4 failing)" {
 		t.Errorf("document title %q, want \"crier (4 failing)\"", text(titles[0]))
 	}
@@ -178,8 +217,8 @@ func TestStatusPageEmpty(t *testing.T) {
 	if len(health) != 1 || attr(health[0], "data-healthy") != "false" || !strings.Contains(text(health[0]), "dispatcher silent") {
 		t.Errorf("health banner missing or wrong")
 	}
-	if n := len(findAll(doc, func(n *html.Node) bool { return n.Data == "tr" && hasClass(n, "empty") })); n != 4 {
-		t.Errorf("%d empty-table rows, want 4 (feeds, recent, outbox, dead letters)", n)
+	if n := len(findAll(doc, func(n *html.Node) bool { return hasClass(n, "empty") })); n != 4 {
+		t.Errorf("%d empty-list notes, want 4 (feeds, recent, outbox, dead letters)", n)
 	}
 }
 

@@ -55,7 +55,9 @@ type FeedView struct {
 	NewToday     int      `json:"new_today"`
 	NewTotal     int64    `json:"new_total"`
 	LastNew      jsonTime `json:"last_new"`
-	Items        int      `json:"items"` // items in the last fetch
+	Items        int      `json:"items"`  // items in the last fetch
+	Paused       bool     `json:"paused"` // scheduled polls stopped from the page or POST /api/pause
+	PausedSince  jsonTime `json:"paused_since"`
 	// WebSub is the feed's hub subscription; nil (null) when it has none.
 	WebSub *WebSubView `json:"websub"`
 }
@@ -72,6 +74,10 @@ func Feeds(s Store, d Schedule, now time.Time) ([]FeedView, error) {
 		return nil, err
 	}
 	subs, err := webSubViews(s)
+	if err != nil {
+		return nil, err
+	}
+	paused, err := s.Paused()
 	if err != nil {
 		return nil, err
 	}
@@ -98,7 +104,9 @@ func Feeds(s Store, d Schedule, now time.Time) ([]FeedView, error) {
 			v.BackoffUntil = jsonTime(st.BackoffUntil)
 		}
 		v.Status, v.StatusText = feedStatus(st, now)
-		if !st.Gone {
+		since, isPaused := paused[f.FeedID()]
+		v.Paused, v.PausedSince = isPaused, jsonTime(since)
+		if !st.Gone && !isPaused {
 			v.NextPoll = jsonTime(nextFetch(f, st, d.NextPoll(f.FeedID()), now))
 		}
 		out = append(out, v)
