@@ -77,23 +77,7 @@ func statusFromDaemon(ctx context.Context, cfg *crier.Config) ([]byte, string, e
 	if addr == "" {
 		return nil, "", errors.New("no http.listen configured")
 	}
-	client := &http.Client{Timeout: 5 * time.Second}
-	base := "http://" + addr
-	if path, ok := strings.CutPrefix(addr, "unix:"); ok {
-		base = "http://crier"
-		client.Transport = &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
-			var d net.Dialer
-			return d.DialContext(ctx, "unix", path)
-		}}
-	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+"/api/feeds", nil)
-	if err != nil {
-		return nil, "", err
-	}
-	if cfg.HTTP.Token != "" {
-		req.Header.Set("Authorization", "Bearer "+cfg.HTTP.Token)
-	}
-	resp, err := client.Do(req)
+	resp, err := daemonGet(ctx, cfg, "/api/feeds", 5*time.Second)
 	if err != nil {
 		return nil, "", err
 	}
@@ -103,6 +87,30 @@ func statusFromDaemon(ctx context.Context, cfg *crier.Config) ([]byte, string, e
 		return nil, "", fmt.Errorf("daemon at %s: HTTP %d %v", addr, resp.StatusCode, err)
 	}
 	return body, "the running daemon at " + addr, nil
+}
+
+// daemonGet asks the running daemon's API for path, over its http.listen
+// (TCP or unix socket), with the bearer token when one is configured.
+// timeout 0 means none (a backup can take a while).
+func daemonGet(ctx context.Context, cfg *crier.Config, path string, timeout time.Duration) (*http.Response, error) {
+	addr := cfg.HTTP.Listen
+	client := &http.Client{Timeout: timeout}
+	base := "http://" + addr
+	if sock, ok := strings.CutPrefix(addr, "unix:"); ok {
+		base = "http://crier"
+		client.Transport = &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+			var d net.Dialer
+			return d.DialContext(ctx, "unix", sock)
+		}}
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+path, nil)
+	if err != nil {
+		return nil, err
+	}
+	if cfg.HTTP.Token != "" {
+		req.Header.Set("Authorization", "Bearer "+cfg.HTTP.Token)
+	}
+	return client.Do(req)
 }
 
 // statusFromStore builds the same JSON from the store of a stopped daemon.

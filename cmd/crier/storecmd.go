@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -183,23 +182,7 @@ func backupFromDaemon(ctx context.Context, cfg *crier.Config, w io.Writer) error
 	if addr == "" {
 		return &exitError{1, fmt.Sprintf("crier backup: the daemon is running and holds %s, and it has no http.listen to ask for a copy: set http.listen (e.g. 127.0.0.1:8080) or stop it", stateFile(cfg))}
 	}
-	client := &http.Client{}
-	base := "http://" + addr
-	if path, ok := strings.CutPrefix(addr, "unix:"); ok {
-		base = "http://crier"
-		client.Transport = &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
-			var d net.Dialer
-			return d.DialContext(ctx, "unix", path)
-		}}
-	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+"/api/backup", nil)
-	if err != nil {
-		return err
-	}
-	if cfg.HTTP.Token != "" {
-		req.Header.Set("Authorization", "Bearer "+cfg.HTTP.Token)
-	}
-	resp, err := client.Do(req)
+	resp, err := daemonGet(ctx, cfg, "/api/backup", 0)
 	if err != nil {
 		return fmt.Errorf("backup from the daemon at %s: %w", addr, err)
 	}
