@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"runtime"
 	"strings"
 	"syscall"
 	_ "time/tzdata" // quiet_hours and CRON_TZ work on minimal systems without zoneinfo
@@ -44,7 +45,7 @@ func commands() []command {
 		{"export-opml", "[--config FILE] [-o FILE]", "write the configured feeds as OPML 2.0", cmdExportOPML},
 		{"discover", "URL", "print the feeds a web page advertises, as YAML for the config", cmdDiscover},
 		{"demo", "", "run crier against a built-in local feed, printing headlines here", cmdDemo},
-		{"version", "", "print the version", cmdVersion},
+		{"version", "", "print the version, commit and build date", cmdVersion},
 	}
 }
 
@@ -189,10 +190,13 @@ func (f *flags) loadConfig(env *cliEnv) (*crier.Config, error) {
 }
 
 func cmdVersion(_ context.Context, env *cliEnv, args []string) error {
-	f := newFlags(env, "version", "", "print the version")
+	f := newFlags(env, "version", "", "print the version, commit and build date")
 	if err := f.Parse(args); err != nil {
 		return err
 	}
-	fmt.Fprintf(env.stdout, "crier %s\n", crier.Version)
+	b := crier.CurrentBuild()
+	// The first line stays "crier VERSION" for scripts that read it.
+	fmt.Fprintf(env.stdout, "crier %s\ncommit: %s\ndate:   %s\ngo:     %s %s/%s\n",
+		b.Version, b.Commit, b.Date, runtime.Version(), runtime.GOOS, runtime.GOARCH)
 	return nil
 }
