@@ -45,6 +45,7 @@ func commands() []command {
 		{"export-opml", "[--config FILE] [-o FILE]", "write the configured feeds as OPML 2.0", cmdExportOPML},
 		{"discover", "URL", "print the feeds a web page advertises, as YAML for the config", cmdDiscover},
 		{"demo", "", "run crier against a built-in local feed, printing headlines here", cmdDemo},
+		{"healthz", "[--config FILE] [--url URL]", "exit 0 if the running daemon's /healthz says it is healthy", cmdHealthz},
 		{"version", "", "print the version, commit and build date", cmdVersion},
 	}
 }
