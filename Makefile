@@ -43,11 +43,11 @@ release:
 
 deb:
 	$(call gobuild,$(ARCH),$(call RELBIN,$(ARCH)))
-	$(GO) run ./packaging/cmd/crier-package deb --arch $(ARCH) --version $(VERSION) --binary $(call RELBIN,$(ARCH)) --out $(DIST)
+	$(GO) run ./packaging/cmd/crier-package deb --arch $(ARCH) --version $(VERSION) --date=$(DATE) --binary $(call RELBIN,$(ARCH)) --out $(DIST)
 
 image:
 	$(call gobuild,$(ARCH),$(call RELBIN,$(ARCH)))
-	$(GO) run ./packaging/cmd/crier-package image --arch $(ARCH) --version $(VERSION) --date $(DATE) --binary $(call RELBIN,$(ARCH)) --out $(DIST)
+	$(GO) run ./packaging/cmd/crier-package image --arch $(ARCH) --version $(VERSION) --commit=$(COMMIT) --date=$(DATE) --binary $(call RELBIN,$(ARCH)) --out $(DIST)
 
 test:
 	$(GO) test -race ./...
