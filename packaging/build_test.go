@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+	"sync"
 	"testing"
 )
 
@@ -32,30 +33,24 @@ func TestMain(m *testing.M) {
 	}())
 }
 
-var buildOnce struct {
-	done bool
-	err  error
-	out  []byte
-}
+// makeBuild runs `make build` once, however many tests ask.
+var makeBuild = sync.OnceValues(func() ([]byte, error) {
+	if _, err := exec.LookPath("make"); err != nil {
+		return nil, err
+	}
+	return exec.Command("make", "-C", "..", "build", "BIN="+crierBinary,
+		"VERSION="+stamped.version, "COMMIT="+stamped.commit, "DATE="+stamped.date).CombinedOutput()
+})
 
-// releaseBinary builds crier for this machine with `make build`.
+// releaseBinary is crier for this machine, built by the Makefile.
 func releaseBinary(t *testing.T) string {
 	t.Helper()
-	if !buildOnce.done {
-		buildOnce.done = true
-		if _, err := exec.LookPath("make"); err != nil {
-			buildOnce.err = err
-		} else {
-			cmd := exec.Command("make", "-C", "..", "build", "BIN="+crierBinary,
-				"VERSION="+stamped.version, "COMMIT="+stamped.commit, "DATE="+stamped.date)
-			buildOnce.out, buildOnce.err = cmd.CombinedOutput()
-		}
-	}
-	if buildOnce.err != nil {
-		if _, err := exec.LookPath("make"); err != nil && os.Getenv("CI") == "" {
+	out, err := makeBuild()
+	if err != nil {
+		if _, lookErr := exec.LookPath("make"); lookErr != nil && os.Getenv("CI") == "" {
 			t.Skip("make not installed")
 		}
-		t.Fatalf("make build: %v\n%s", buildOnce.err, buildOnce.out)
+		t.Fatalf("make build: %v\n%s", err, out)
 	}
 	return crierBinary
 }

@@ -156,3 +156,76 @@ func TestDeb(t *testing.T) {
 		t.Errorf("packaged binary says %q", got)
 	}
 }
+
+// TestDebInstallUpgradeRemove lets dpkg install the package into an empty
+// root, as apt would: it must create nothing but its files, keep an
+// edited config across an upgrade, and leave the config on remove.
+func TestDebInstallUpgradeRemove(t *testing.T) {
+	dpkgDeb(t)
+	dpkg, err := exec.LookPath("dpkg")
+	if err != nil {
+		t.Skip("dpkg not installed")
+	}
+	bin := releaseBinary(t)
+	out := t.TempDir()
+	first, err := BuildDeb(DebOptions{Version: "1.2.3-rc.1", Arch: "amd64", Binary: bin, Root: "..", Date: stamped.date}, out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	second, err := BuildDeb(DebOptions{Version: "1.2.3", Arch: "amd64", Binary: bin, Root: "..", Date: stamped.date}, out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	root := t.TempDir()
+	for _, d := range []string{"var/lib/dpkg/updates", "var/lib/dpkg/info"} {
+		os.MkdirAll(filepath.Join(root, d), 0o755)
+	}
+	os.WriteFile(filepath.Join(root, "var/lib/dpkg/status"), nil, 0o644)
+	// The maintainer scripts run on this machine (there is no chroot to
+	// run them in): a fake systemctl keeps them off a real systemd.
+	fakeBin := t.TempDir()
+	os.WriteFile(filepath.Join(fakeBin, "systemctl"), []byte("#!/bin/sh\nexit 0\n"), 0o755)
+	dpkgIn := func(args ...string) {
+		t.Helper()
+		cmd := exec.Command(dpkg, append([]string{"--root=" + root, "--force-script-chrootless", "--force-not-root", "--force-architecture", "--log=/dev/null"}, args...)...)
+		cmd.Env = append(os.Environ(), "PATH="+fakeBin+":"+os.Getenv("PATH"))
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("dpkg %s: %v\n%s", strings.Join(args, " "), err, out)
+		}
+	}
+	files := func() []string {
+		var got []string
+		filepath.WalkDir(root, func(path string, d os.DirEntry, err error) error {
+			rel, _ := filepath.Rel(root, path)
+			if rel == "var/lib/dpkg" {
+				return filepath.SkipDir
+			}
+			if !d.IsDir() {
+				got = append(got, rel)
+			}
+			return nil
+		})
+		sort.Strings(got)
+		return got
+	}
+	config := filepath.Join(root, "etc/crier/config.yaml")
+
+	dpkgIn("--install", first)
+	if got, want := files(), []string{"etc/crier/config.yaml", "lib/systemd/system/crier.service", "usr/bin/crier"}; strings.Join(got, " ") != strings.Join(want, " ") {
+		t.Errorf("after install: %v, want %v", got, want)
+	}
+	mine := []byte("# my feeds\nnotifiers:\n  - {type: console}\n")
+	os.WriteFile(config, mine, 0o644)
+	dpkgIn("--install", second)
+	if got, _ := os.ReadFile(config); !bytes.Equal(got, mine) {
+		t.Errorf("the upgrade replaced the edited config:\n%s", got)
+	}
+	dpkgIn("--remove", "crier")
+	if got := files(); strings.Join(got, " ") != "etc/crier/config.yaml" {
+		t.Errorf("after remove: %v, want only the config", got)
+	}
+	dpkgIn("--purge", "crier")
+	if got := files(); len(got) != 0 {
+		t.Errorf("after purge: %v", got)
+	}
+}
