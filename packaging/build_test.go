@@ -55,6 +55,29 @@ func releaseBinary(t *testing.T) string {
 	return crierBinary
 }
 
+// packageTool is crier-package as `make deb` and `make image` run it. The
+// tests run it as a program, not in-process: compressing a 15 MB binary
+// under the race detector would take minutes.
+var packageTool = sync.OnceValues(func() ([]byte, error) {
+	return exec.Command("go", "build", "-o", filepath.Join(filepath.Dir(crierBinary), "crier-package"), "./cmd/crier-package").CombinedOutput()
+})
+
+// crierPackage runs crier-package and returns the paths it wrote.
+func crierPackage(t *testing.T, args ...string) []string {
+	t.Helper()
+	if out, err := packageTool(); err != nil {
+		t.Fatalf("go build ./packaging/cmd/crier-package: %v\n%s", err, out)
+	}
+	cmd := exec.Command(filepath.Join(filepath.Dir(crierBinary), "crier-package"), append(args, "--root", "..")...)
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("crier-package %s: %v\n%s", strings.Join(args, " "), err, stderr.String())
+	}
+	return strings.Fields(string(out))
+}
+
 func TestReleaseBuildIsStampedStaticAndTrimmed(t *testing.T) {
 	bin := releaseBinary(t)
 	out, err := exec.Command(bin, "version").CombinedOutput()

@@ -67,12 +67,10 @@ func TestDeb(t *testing.T) {
 	dpkg := dpkgDeb(t)
 	bin := releaseBinary(t)
 	out := t.TempDir()
-	deb, err := BuildDeb(DebOptions{Version: "1.2.3-rc.1", Arch: "amd64", Binary: bin, Root: "..", Date: stamped.date}, out)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if want := filepath.Join(out, "crier_1.2.3~rc.1_amd64.deb"); deb != want {
-		t.Errorf("package written to %s, want %s", deb, want)
+	paths := crierPackage(t, "deb", "--arch", "amd64", "--version", "1.2.3-rc.1", "--binary", bin, "--date", stamped.date, "--out", out)
+	deb := filepath.Join(out, "crier_1.2.3~rc.1_amd64.deb")
+	if len(paths) != 1 || paths[0] != deb {
+		t.Fatalf("crier-package wrote %v, want %s", paths, deb)
 	}
 
 	info := run(t, dpkg, "--info", deb)
@@ -168,14 +166,8 @@ func TestDebInstallUpgradeRemove(t *testing.T) {
 	}
 	bin := releaseBinary(t)
 	out := t.TempDir()
-	first, err := BuildDeb(DebOptions{Version: "1.2.3-rc.1", Arch: "amd64", Binary: bin, Root: "..", Date: stamped.date}, out)
-	if err != nil {
-		t.Fatal(err)
-	}
-	second, err := BuildDeb(DebOptions{Version: "1.2.3", Arch: "amd64", Binary: bin, Root: "..", Date: stamped.date}, out)
-	if err != nil {
-		t.Fatal(err)
-	}
+	first := crierPackage(t, "deb", "--version", "1.2.3-rc.1", "--binary", bin, "--out", out)[0]
+	second := crierPackage(t, "deb", "--version", "1.2.3", "--binary", bin, "--out", out)[0]
 	root := t.TempDir()
 	for _, d := range []string{"var/lib/dpkg/updates", "var/lib/dpkg/info"} {
 		os.MkdirAll(filepath.Join(root, d), 0o755)

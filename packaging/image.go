@@ -209,6 +209,8 @@ func imageFiles(opt ImageOptions) ([]imageFile, error) {
 		d("etc/ssl"),
 		d("etc/ssl/certs"),
 		f(imageCACerts[1:], ca),
+		// Scratch has no /tmp; os.TempDir users (crier demo) need one.
+		{path: "tmp", mode: 0o1777, dir: true},
 		d("usr"),
 		d("usr/bin"),
 		{path: imageBinary[1:], mode: 0o755, contents: binary},

@@ -31,10 +31,8 @@ func TestImage(t *testing.T) {
 	out := t.TempDir()
 	ca := filepath.Join(t.TempDir(), "ca.crt")
 	os.WriteFile(ca, []byte("-----BEGIN CERTIFICATE-----\ntest\n-----END CERTIFICATE-----\n"), 0o644)
-	paths, err := BuildImage(ImageOptions{Version: "1.2.3-rc.1", Commit: stamped.commit, Arch: "amd64", Binary: bin, Root: "..", Date: stamped.date, CACerts: ca}, out)
-	if err != nil {
-		t.Fatal(err)
-	}
+	paths := crierPackage(t, "image", "--arch", "amd64", "--version", "1.2.3-rc.1", "--commit", stamped.commit,
+		"--binary", bin, "--date", stamped.date, "--ca-certs", ca, "--out", out)
 	wantPaths := []string{filepath.Join(out, "crier_1.2.3-rc.1_amd64.image.tar"), filepath.Join(out, "crier_1.2.3-rc.1_amd64.oci")}
 	if !reflect.DeepEqual(paths, wantPaths) {
 		t.Fatalf("wrote %v, want %v", paths, wantPaths)
@@ -130,7 +128,7 @@ func TestImage(t *testing.T) {
 	want := []string{
 		"etc/ 755 0:0", "etc/crier/ 755 0:0", "etc/crier/config.yaml 644 0:0", "etc/group 644 0:0", "etc/passwd 644 0:0",
 		"etc/ssl/ 755 0:0", "etc/ssl/certs/ 755 0:0", "etc/ssl/certs/ca-certificates.crt 644 0:0",
-		"usr/ 755 0:0", "usr/bin/ 755 0:0", "usr/bin/crier 755 0:0",
+		"tmp/ 1777 0:0", "usr/ 755 0:0", "usr/bin/ 755 0:0", "usr/bin/crier 755 0:0",
 		"var/ 755 0:0", "var/lib/ 755 0:0", "var/lib/crier/ 700 65532:65532",
 	}
 	if !reflect.DeepEqual(listing, want) {

@@ -33,6 +33,7 @@ func run(args []string) error {
 	date := fs.String("date", "", "the commit's time (RFC 3339): file times, for reproducible output; default now")
 	out := fs.String("out", "dist", "output directory")
 	root := fs.String("root", ".", "the crier repository")
+	caCerts := fs.String("ca-certs", "", "image: the CA bundle to ship (default: this machine's /etc/ssl/certs/ca-certificates.crt)")
 	if err := fs.Parse(args[1:]); err != nil {
 		return err
 	}
@@ -47,7 +48,7 @@ func run(args []string) error {
 		path, err = packaging.BuildDeb(packaging.DebOptions{Version: *version, Arch: *arch, Binary: *binary, Root: *root, Date: *date}, *out)
 		paths = []string{path}
 	case "image":
-		paths, err = packaging.BuildImage(packaging.ImageOptions{Version: *version, Commit: *commit, Arch: *arch, Binary: *binary, Root: *root, Date: *date}, *out)
+		paths, err = packaging.BuildImage(packaging.ImageOptions{Version: *version, Commit: *commit, Arch: *arch, Binary: *binary, Root: *root, Date: *date, CACerts: *caCerts}, *out)
 	}
 	if err != nil {
 		return err
