@@ -6,9 +6,6 @@ package crier
 
 import "time"
 
-// Version is stamped at build time with -ldflags "-X github.com/crierd/crier.Version=…".
-var Version = "dev"
-
 // ProjectURL is named in the default User-Agent so publishers can reach us.
 const ProjectURL = "https://github.com/crierd/crier"
 

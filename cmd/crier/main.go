@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"runtime"
 	"strings"
 	"syscall"
 	_ "time/tzdata" // quiet_hours and CRON_TZ work on minimal systems without zoneinfo
@@ -47,9 +48,10 @@ func commands() []command {
 		{"export-opml", "[--config FILE] [-o FILE]", "write the configured feeds as OPML 2.0", cmdExportOPML},
 		{"discover", "URL", "print the feeds a web page advertises, as YAML for the config", cmdDiscover},
 		{"demo", "", "run crier against a built-in local feed, printing headlines here", cmdDemo},
+		{"healthz", "[--config FILE] [--url URL]", "exit 0 if the running daemon's /healthz says it is healthy", cmdHealthz},
 		{"completion", "bash|zsh|fish", "print the shell completion script", cmdCompletion},
 		{"man", "", "print the manual page (roff)", cmdMan},
-		{"version", "", "print the version", cmdVersion},
+		{"version", "", "print the version, commit and build date", cmdVersion},
 	}
 }
 
@@ -209,10 +211,13 @@ func (f *flags) loadConfig(env *cliEnv) (*crier.Config, error) {
 }
 
 func cmdVersion(_ context.Context, env *cliEnv, args []string) error {
-	f := newFlags(env, "version", "", "print the version")
+	f := newFlags(env, "version", "", "print the version, commit and build date")
 	if err := f.Parse(args); err != nil {
 		return err
 	}
-	fmt.Fprintf(env.stdout, "crier %s\n", crier.Version)
+	b := crier.CurrentBuild()
+	// The first line stays "crier VERSION" for scripts that read it.
+	fmt.Fprintf(env.stdout, "crier %s\ncommit: %s\ndate:   %s\ngo:     %s %s/%s\n",
+		b.Version, b.Commit, b.Date, runtime.Version(), runtime.GOOS, runtime.GOARCH)
 	return nil
 }

@@ -15,9 +15,10 @@ complete -c crier -n __fish_use_subcommand -a import-opml -d 'print an OPML file
 complete -c crier -n __fish_use_subcommand -a export-opml -d 'write the configured feeds as OPML 2.0'
 complete -c crier -n __fish_use_subcommand -a discover -d 'print the feeds a web page advertises, as YAML for the config'
 complete -c crier -n __fish_use_subcommand -a demo -d 'run crier against a built-in local feed, printing headlines here'
+complete -c crier -n __fish_use_subcommand -a healthz -d 'exit 0 if the running daemon\'s /healthz says it is healthy'
 complete -c crier -n __fish_use_subcommand -a completion -d 'print the shell completion script'
 complete -c crier -n __fish_use_subcommand -a man -d 'print the manual page (roff)'
-complete -c crier -n __fish_use_subcommand -a version -d 'print the version'
+complete -c crier -n __fish_use_subcommand -a version -d 'print the version, commit and build date'
 
 # crier init
 complete -c crier -n '__fish_seen_subcommand_from init' -l config -r -F -d 'config file (default: $CRIER_CONFIG, $CONFIGURATION_DIRECTORY/config.yaml, ~/.config/crier/config.yaml)'
@@ -107,6 +108,13 @@ complete -c crier -n '__fish_seen_subcommand_from demo' -l config -r -F -d 'conf
 complete -c crier -n '__fish_seen_subcommand_from demo' -l every -x -d 'how often the demo feed publishes a headline'
 complete -c crier -n '__fish_seen_subcommand_from demo' -l log-format -x -a 'text json' -d 'log format: text or json'
 complete -c crier -n '__fish_seen_subcommand_from demo' -l log-level -x -a 'debug info warn error' -d 'log level: debug, info, warn, error'
+
+# crier healthz
+complete -c crier -n '__fish_seen_subcommand_from healthz' -l config -r -F -d 'config file (default: $CRIER_CONFIG, $CONFIGURATION_DIRECTORY/config.yaml, ~/.config/crier/config.yaml)'
+complete -c crier -n '__fish_seen_subcommand_from healthz' -l log-format -x -a 'text json' -d 'log format: text or json'
+complete -c crier -n '__fish_seen_subcommand_from healthz' -l log-level -x -a 'debug info warn error' -d 'log level: debug, info, warn, error'
+complete -c crier -n '__fish_seen_subcommand_from healthz' -l timeout -x -d 'give up after this long'
+complete -c crier -n '__fish_seen_subcommand_from healthz' -l url -x -d 'the health URL to ask (default: /healthz on the config\'s http.listen)'
 
 # crier completion
 complete -c crier -n '__fish_seen_subcommand_from completion' -l config -r -F -d 'config file (default: $CRIER_CONFIG, $CONFIGURATION_DIRECTORY/config.yaml, ~/.config/crier/config.yaml)'

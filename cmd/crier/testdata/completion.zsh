@@ -18,9 +18,10 @@ _crier() {
     'export-opml:write the configured feeds as OPML 2.0'
     'discover:print the feeds a web page advertises, as YAML for the config'
     'demo:run crier against a built-in local feed, printing headlines here'
+    'healthz:exit 0 if the running daemon'\''s /healthz says it is healthy'
     'completion:print the shell completion script'
     'man:print the manual page (roff)'
-    'version:print the version'
+    'version:print the version, commit and build date'
   )
   if (( CURRENT == 2 )); then
     _describe -t commands 'crier command' commands
@@ -131,6 +132,14 @@ _crier() {
         '--every=[how often the demo feed publishes a headline]:duration: ' \
         '--log-format=[log format: text or json]:string:(text json)' \
         '--log-level=[log level: debug, info, warn, error]:string:(debug info warn error)'
+      ;;
+    healthz)
+      _arguments \
+        '--config=[config file (default: $CRIER_CONFIG, $CONFIGURATION_DIRECTORY/config.yaml, ~/.config/crier/config.yaml)]:file:_files' \
+        '--log-format=[log format: text or json]:string:(text json)' \
+        '--log-level=[log level: debug, info, warn, error]:string:(debug info warn error)' \
+        '--timeout=[give up after this long]:duration: ' \
+        '--url=[the health URL to ask (default: /healthz on the config'\''s http.listen)]:URL: '
       ;;
     completion)
       _arguments \
