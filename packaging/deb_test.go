@@ -133,7 +133,7 @@ func TestDeb(t *testing.T) {
 	root := t.TempDir()
 	run(t, dpkg, "-x", deb, root)
 	unit, _ := os.ReadFile(filepath.Join(root, "lib/systemd/system/crier.service"))
-	for _, want := range []string{"ExecStartPre=/usr/bin/crier check", "ExecStart=/usr/bin/crier run", "DynamicUser=yes"} {
+	for _, want := range []string{"ExecStartPre=/usr/bin/crier check -q", "ExecStart=/usr/bin/crier run", "ExecReload=/usr/bin/crier check -q", "DynamicUser=yes"} {
 		if !regexp.MustCompile(`(?m)^` + regexp.QuoteMeta(want) + `$`).Match(unit) {
 			t.Errorf("packaged unit lacks %q", want)
 		}
