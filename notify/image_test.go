@@ -120,3 +120,33 @@ func TestImageFetcher(t *testing.T) {
 		t.Errorf("loopback picture: %v, want it refused", err)
 	}
 }
+
+// Pictures are fetched with the User-Agent configured for feeds
+// (http.user_agent), so publishers see one crier, not two.
+func TestBuildGivesImageFetchersTheUserAgent(t *testing.T) {
+	t.Parallel()
+	deps := Deps{UserAgent: "crier-ua-test"}
+	po, err := Build(pushoverConfig("https://api.pushover.net/1"), deps)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ua := po.(*Pushover).images.userAgent; ua != "crier-ua-test" {
+		t.Errorf("pushover fetches pictures as %q", ua)
+	}
+	cfg := svcConfig("mail", "email", "host", "smtp.example", "from", "a@example.org")
+	cfg.Lists["to"] = []string{"b@example.org"}
+	em, err := Build(cfg, deps)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ua := em.(*Email).pictures.userAgent; ua != "crier-ua-test" {
+		t.Errorf("email fetches pictures as %q", ua)
+	}
+	off, err := Build(pushoverConfig("https://api.pushover.net/1", "images", "false"), deps)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if off.(*Pushover).images != nil {
+		t.Error("images: false still built a picture fetcher")
+	}
+}
