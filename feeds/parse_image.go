@@ -91,8 +91,10 @@ func contentImage(base *url.URL, itemLink string, docs ...string) string {
 			continue
 		}
 		b := base
-		if l, err := url.Parse(itemLink); err == nil && l.IsAbs() {
-			b = l
+		if !hasHTTPScheme(src) {
+			if l, err := url.Parse(itemLink); err == nil && l.IsAbs() {
+				b = l
+			}
 		}
 		if u := imageURL(b, src); u != "" {
 			return u
@@ -104,15 +106,29 @@ func contentImage(base *url.URL, itemLink string, docs ...string) string {
 // imageURL resolves ref and keeps it only as an absolute http(s) URL of
 // sensible length.
 func imageURL(base *url.URL, ref string) string {
-	u := absURL(base, ref)
-	if u == "" || len(u) > maxImageURL {
+	ref = strings.TrimSpace(ref)
+	if ref == "" || len(ref) > maxImageURL {
 		return ""
 	}
-	p, err := url.Parse(u)
-	if err != nil || (p.Scheme != "http" && p.Scheme != "https") || p.Host == "" {
+	if hasHTTPScheme(ref) {
+		// Already absolute, the common case: checked, not rebuilt.
+		base = nil
+	}
+	u, err := resolve(base, ref)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return ""
 	}
-	return u
+	if base == nil {
+		return ref
+	}
+	if s := u.String(); len(s) <= maxImageURL {
+		return s
+	}
+	return ""
+}
+
+func hasHTTPScheme(s string) bool {
+	return len(s) > 8 && (strings.EqualFold(s[:7], "http://") || strings.EqualFold(s[:8], "https://"))
 }
 
 // firstImgSrc returns the src of the first <img> in an HTML fragment that
@@ -133,10 +149,10 @@ func firstImgSrc(doc string) string {
 		if end < 0 {
 			return ""
 		}
-		attrs := tagAttrs(doc[i+3 : i+end])
+		a := readImgAttrs(doc[i+3 : i+end])
 		i += end
-		if src := attrs["src"]; src != "" && !isPixel(attrs["width"]) && !isPixel(attrs["height"]) {
-			return src
+		if a.src != "" && !isPixel(a.width) && !isPixel(a.height) {
+			return html.UnescapeString(a.src)
 		}
 	}
 }
@@ -146,43 +162,48 @@ func isPixel(dim string) bool {
 	return d == "0" || d == "1"
 }
 
-// tagAttrs reads the attributes of one tag (the text between its name
-// and '>'), names lower-cased, values entity-decoded.
-func tagAttrs(s string) map[string]string {
-	attrs := map[string]string{}
+// imgAttrs are the attributes of an <img> that pick the picture.
+type imgAttrs struct{ src, width, height string }
+
+// readImgAttrs reads the attributes of one tag (the text between its name
+// and '>'); the first of each name counts, as in HTML. Values are raw
+// (entities not decoded).
+func readImgAttrs(s string) imgAttrs {
+	var a imgAttrs
+	var seen [3]bool
 	for {
 		s = strings.TrimLeft(s, " \t\r\n\f/")
 		if s == "" {
-			return attrs
+			return a
 		}
 		n := strings.IndexAny(s, " \t\r\n\f=/")
 		if n < 0 {
 			n = len(s)
 		}
-		name := strings.ToLower(s[:n])
+		name := s[:n]
 		s = strings.TrimLeft(s[n:], " \t\r\n\f")
-		if !strings.HasPrefix(s, "=") {
-			attrs[name] = ""
-			continue
-		}
-		s = strings.TrimLeft(s[1:], " \t\r\n\f")
 		var val string
-		if s != "" && (s[0] == '"' || s[0] == '\'') {
-			q := strings.IndexByte(s[1:], s[0])
-			if q < 0 {
-				val, s = s[1:], ""
+		if strings.HasPrefix(s, "=") {
+			s = strings.TrimLeft(s[1:], " \t\r\n\f")
+			if s != "" && (s[0] == '"' || s[0] == '\'') {
+				q := strings.IndexByte(s[1:], s[0])
+				if q < 0 {
+					val, s = s[1:], ""
+				} else {
+					val, s = s[1:1+q], s[2+q:]
+				}
 			} else {
-				val, s = s[1:1+q], s[2+q:]
+				v := strings.IndexAny(s, " \t\r\n\f")
+				if v < 0 {
+					v = len(s)
+				}
+				val, s = s[:v], s[v:]
 			}
-		} else {
-			v := strings.IndexAny(s, " \t\r\n\f")
-			if v < 0 {
-				v = len(s)
-			}
-			val, s = s[:v], s[v:]
 		}
-		if _, dup := attrs[name]; !dup {
-			attrs[name] = html.UnescapeString(val)
+		for k, field := range [...]*string{&a.src, &a.width, &a.height} {
+			if !seen[k] && strings.EqualFold(name, [...]string{"src", "width", "height"}[k]) {
+				*field, seen[k] = val, true
+			}
 		}
 	}
 }
