@@ -12,6 +12,7 @@ import (
 	"net/url"
 	"path"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -50,19 +51,40 @@ type imageFetcher struct {
 	timeout   time.Duration
 }
 
-// newImageFetcher builds a fetcher of pictures of at most limit bytes.
-// allowPrivate lets it reach loopback and private addresses (tests).
+// newImageFetcher builds a fetcher of pictures of at most limit bytes,
+// through the proxy the environment names, like feeds. allowPrivate lets
+// it reach loopback and private addresses (tests).
 func newImageFetcher(userAgent string, limit int64, allowPrivate bool) *imageFetcher {
+	return newImageFetcherVia(userAgent, limit, allowPrivate, http.ProxyFromEnvironment)
+}
+
+// newImageFetcherVia is newImageFetcher with the proxy chooser given.
+func newImageFetcherVia(userAgent string, limit int64, allowPrivate bool, proxy func(*http.Request) (*url.URL, error)) *imageFetcher {
 	if userAgent == "" {
 		userAgent = "crier/" + crier.Version + " (+" + crier.ProjectURL + ")"
 	}
-	dialer := &net.Dialer{Timeout: imageTimeout}
+	direct := &net.Dialer{Timeout: imageTimeout}
+	guarded := &net.Dialer{Timeout: imageTimeout}
 	if !allowPrivate {
-		dialer.Control = refusePrivate
+		guarded.Control = refusePrivate
 	}
+	// The operator's proxy often sits on a private address: it is dialled
+	// unguarded, and the address check applies to every other dial.
+	var proxies sync.Map // "host:port" of proxies in use
 	tr := &http.Transport{
-		Proxy:                 http.ProxyFromEnvironment,
-		DialContext:           dialer.DialContext,
+		Proxy: func(r *http.Request) (*url.URL, error) {
+			u, err := proxy(r)
+			if u != nil {
+				proxies.Store(proxyAddr(u), true)
+			}
+			return u, err
+		},
+		DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+			if _, ok := proxies.Load(addr); ok {
+				return direct.DialContext(ctx, network, addr)
+			}
+			return guarded.DialContext(ctx, network, addr)
+		},
 		TLSHandshakeTimeout:   imageTimeout,
 		ResponseHeaderTimeout: imageTimeout,
 		MaxIdleConns:          4,
@@ -81,6 +103,15 @@ func newImageFetcher(userAgent string, limit int64, allowPrivate bool) *imageFet
 		},
 	}
 	return &imageFetcher{client: client, userAgent: userAgent, limit: limit, timeout: imageTimeout}
+}
+
+// proxyAddr is the host:port a proxy URL is dialled at.
+func proxyAddr(u *url.URL) string {
+	if u.Port() != "" {
+		return u.Host
+	}
+	port := map[string]string{"http": "80", "https": "443", "socks5": "1080", "socks5h": "1080"}[u.Scheme]
+	return net.JoinHostPort(u.Hostname(), port)
 }
 
 // errPrivateAddress refuses a picture hosted on a non-public address.

@@ -5,6 +5,7 @@ import (
 	"context"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"sync"
 	"testing"
@@ -148,5 +149,22 @@ func TestBuildGivesImageFetchersTheUserAgent(t *testing.T) {
 	}
 	if off.(*Pushover).images != nil {
 		t.Error("images: false still built a picture fetcher")
+	}
+}
+
+// Behind a proxy on a private address (a common office setup) pictures
+// still come: the address check guards the pictures' hosts, not the
+// operator's own proxy.
+func TestImageFetcherThroughPrivateProxy(t *testing.T) {
+	t.Parallel()
+	proxy := newImageHost(t) // answers the proxied GET for /photo.png itself
+	proxyURL, _ := url.Parse(proxy.URL)
+	f := newImageFetcherVia("", 1<<20, false, http.ProxyURL(proxyURL))
+	pic, err := f.fetch(context.Background(), "http://images.example/photo.png")
+	if err != nil || !bytes.Equal(pic.data, pngBytes) {
+		t.Fatalf("through the proxy: %d bytes, %v", len(pic.data), err)
+	}
+	if proxy.Hits("/photo.png") != 1 {
+		t.Errorf("the proxy saw %d requests", proxy.Hits("/photo.png"))
 	}
 }
