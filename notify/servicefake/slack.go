@@ -172,7 +172,7 @@ func slackImageProblem(r *http.Request, b SlackBlock) string {
 	if err != nil {
 		return "invalid image_url"
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := fetchPicture(req)
 	if err != nil {
 		return "downloading image failed"
 	}

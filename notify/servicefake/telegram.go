@@ -182,7 +182,7 @@ func telegramFetchPhoto(r *http.Request, photo string) string {
 	if err != nil {
 		return "wrong file identifier/HTTP URL specified"
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := fetchPicture(req)
 	if err != nil {
 		return "failed to get HTTP URL content"
 	}
