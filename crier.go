@@ -26,6 +26,9 @@ type Item struct {
 	Summary    string // plain text: HTML stripped, entities decoded
 	Published  time.Time
 	Categories []string
+	// Image is the item's picture (absolute http(s) URL), "" when it has
+	// none; notifiers that can show one attach it.
+	Image string
 }
 
 // ID is the item's primary key.
@@ -65,6 +68,9 @@ type Notification struct {
 	Summary    string    `json:"summary,omitempty"`
 	Published  time.Time `json:"published,omitzero"`
 	Categories []string  `json:"categories,omitempty"`
+	// Image is the item's picture, an absolute http(s) URL. It travels in
+	// the outbox entry so a push delivered after a restart still has it.
+	Image string `json:"image,omitempty"`
 
 	// Priority overrides the notifier's own priority when set (-2..2).
 	Priority *int `json:"priority,omitempty"`

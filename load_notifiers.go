@@ -36,6 +36,10 @@ type optSpec struct {
 	min, max int // optInt
 }
 
+// imagesOption is `images`, taken by every type that can show an item's
+// picture: on unless turned off.
+var imagesOption = optSpec{kind: optBool, def: "true"}
+
 // notifierSchemas lists every notifier type and its options. `timeout` is
 // accepted by every type; the table gives it only where it has a default.
 func notifierSchemas() map[string]map[string]optSpec {
@@ -49,6 +53,7 @@ func notifierSchemas() map[string]map[string]optSpec {
 			"retry":   {kind: optSeconds},
 			"expire":  {kind: optSeconds},
 			"timeout": {kind: optDuration, def: "10s"},
+			"images":  imagesOption,
 		},
 		"jsonl":   {"path": {kind: optPath, required: true}},
 		"console": {},
@@ -59,21 +64,28 @@ func notifierSchemas() map[string]map[string]optSpec {
 			"user":     {},
 			"password": {secret: true},
 			"tags":     {kind: optList},
+			"images":   imagesOption,
 		},
 		"gotify": {
-			"url":   {kind: optURL, required: true},
-			"token": {secret: true, required: true},
+			"url":    {kind: optURL, required: true},
+			"token":  {secret: true, required: true},
+			"images": imagesOption,
 		},
 		"telegram": {
 			"token":        {secret: true, required: true},
 			"chat_id":      {required: true},
 			"api_url":      {kind: optURL, def: "https://api.telegram.org"},
 			"link_preview": {kind: optBool, def: "false"},
+			"images":       imagesOption,
 		},
-		"discord": {"webhook_url": {kind: optURL, secret: true, required: true}},
+		"discord": {
+			"webhook_url": {kind: optURL, secret: true, required: true},
+			"images":      imagesOption,
+		},
 		"slack": {
 			"webhook_url": {kind: optURL, secret: true, required: true},
 			"blocks":      {kind: optBool, def: "false"},
+			"images":      imagesOption,
 		},
 		"webhook": {
 			"url":      {kind: optURL, required: true},
@@ -91,6 +103,7 @@ func notifierSchemas() map[string]map[string]optSpec {
 			"tls":      {oneOf: []string{"starttls", "tls", "none"}, def: "starttls"},
 			"per":      {oneOf: []string{"item"}, def: "item"},
 			"list_id":  {},
+			"images":   imagesOption,
 		},
 		"exec": {
 			"command": {kind: optList, required: true},

@@ -11,6 +11,7 @@ import (
 
 	"github.com/crierd/crier"
 	"github.com/mmcdole/gofeed"
+	jsonfeed "github.com/mmcdole/gofeed/json"
 	"github.com/mmcdole/gofeed/rss"
 )
 
@@ -196,6 +197,10 @@ func fromGofeed(f *gofeed.Feed, feedURL string, maxItems int, rdfAbout []string)
 	if rf, ok := f.OriginalFeed().(*rss.Feed); ok && rf != nil && len(rf.Items) == len(f.Items) {
 		rssItems = rf.Items
 	}
+	var jsonItems []*jsonfeed.Item // likewise, for content_html
+	if jf, ok := f.OriginalFeed().(*jsonfeed.Feed); ok && jf != nil && len(jf.Items) == len(f.Items) {
+		jsonItems = jf.Items
+	}
 	if len(rdfAbout) != len(f.Items) {
 		rdfAbout = nil
 	}
@@ -209,7 +214,16 @@ func fromGofeed(f *gofeed.Feed, feedURL string, maxItems int, rdfAbout []string)
 		if gi == nil {
 			continue
 		}
-		it, id := fromGofeedItem(gi, base)
+		docs := []string{gi.Content, gi.Description}
+		if f.FeedType == "json" {
+			// A JSON Feed's summary and content_text are plain text,
+			// where "<img" is words, not a picture.
+			docs = nil
+			if jsonItems != nil && jsonItems[i] != nil {
+				docs = []string{jsonItems[i].ContentHTML}
+			}
+		}
+		it, id := fromGofeedItem(gi, base, docs)
 		if it.Link == "" && rssItems != nil {
 			it.Link = permalinkGUID(rssItems[i])
 			id.LinkIsGUID = it.Link != ""
@@ -224,7 +238,8 @@ func fromGofeed(f *gofeed.Feed, feedURL string, maxItems int, rdfAbout []string)
 	return p
 }
 
-func fromGofeedItem(gi *gofeed.Item, base *url.URL) (crier.Item, ItemIDs) {
+// docs are the item's HTML documents, where its picture may be found.
+func fromGofeedItem(gi *gofeed.Item, base *url.URL, docs []string) (crier.Item, ItemIDs) {
 	it := crier.Item{
 		Title: plainText(gi.Title, summaryRunes),
 		Link:  absURL(base, gi.Link),
@@ -242,6 +257,7 @@ func fromGofeedItem(gi *gofeed.Item, base *url.URL) (crier.Item, ItemIDs) {
 	}
 	it.Published = itemDate(gi)
 	it.Categories = cleanCategories(gi.Categories)
+	it.Image = itemImage(gi, base, it.Link, docs)
 	id := ItemIDs{GUID: gi.GUID}
 	for _, e := range gi.Enclosures {
 		if e != nil && e.URL != "" {

@@ -91,6 +91,14 @@ func parseJSONLenient(top map[string]any, feedURL string, maxItems int) *Parsed 
 			}
 		}
 		it.Categories = cleanCategories(jsonStrings(m["tags"]))
+		for _, k := range []string{"image", "banner_image"} {
+			if it.Image = imageURL(base, jsonString(m[k])); it.Image != "" {
+				break
+			}
+		}
+		if it.Image == "" {
+			it.Image = contentImage(base, it.Link, jsonString(m["content_html"]))
+		}
 		id := ItemIDs{GUID: jsonString(m["id"])}
 		if atts, ok := m["attachments"].([]any); ok && len(atts) > 0 {
 			if a, ok := atts[0].(map[string]any); ok {

@@ -141,6 +141,7 @@ func itemNotification(in PlanInput, it crier.Item, priority *int) crier.Notifica
 		Summary:    it.Summary,
 		Published:  it.Published,
 		Categories: it.Categories,
+		Image:      it.Image,
 		Priority:   priority,
 		QueuedAt:   in.Now,
 	}

@@ -18,6 +18,9 @@ type Deps struct {
 	Stdout   io.Writer    // where console notifiers print
 	StateDir string       // relative jsonl paths are resolved against it
 	Log      *slog.Logger
+	// UserAgent is sent when crier downloads an item's picture (Pushover,
+	// email); "" is crier's default, as for feeds.
+	UserAgent string
 }
 
 // BuildAll builds every notifier of cfg, keyed by name. The daemon runs
@@ -26,6 +29,9 @@ type Deps struct {
 // wrong shape, say) is a crier.ConfigErrors at the notifier's line.
 func BuildAll(cfg *crier.Config, deps Deps) (map[string]Notifier, error) {
 	deps.StateDir = cfg.StateDir
+	if deps.UserAgent == "" {
+		deps.UserAgent = cfg.HTTP.UserAgent
+	}
 	notifiers := make(map[string]Notifier, len(cfg.Notifiers))
 	var errs crier.ConfigErrors
 	for _, nc := range cfg.Notifiers {
@@ -61,7 +67,11 @@ func build(cfg crier.NotifierConfig, deps Deps) (Notifier, error) {
 	}
 	switch cfg.Type {
 	case "pushover":
-		return built(NewPushover(cfg, deps.Client, log))
+		p, err := NewPushover(cfg, deps.Client, log)
+		if err == nil && p.images != nil {
+			p.images.userAgent = userAgentOr(deps.UserAgent, p.images.userAgent)
+		}
+		return built(p, err)
 	case "jsonl":
 		path := cfg.Option("path", cfg.Name+".jsonl")
 		if !filepath.IsAbs(path) {
@@ -87,12 +97,26 @@ func build(cfg crier.NotifierConfig, deps Deps) (Notifier, error) {
 	case "webhook":
 		return built(NewWebhook(cfg, deps.Client))
 	case "email":
-		return built(NewEmail(cfg))
+		e, err := NewEmail(cfg)
+		if err == nil {
+			e.log = log
+			if e.pictures != nil {
+				e.pictures.userAgent = userAgentOr(deps.UserAgent, e.pictures.userAgent)
+			}
+		}
+		return built(e, err)
 	case "exec":
 		return built(NewExec(cfg))
 	default:
 		return nil, fmt.Errorf("notifier %s: type %s is not supported yet", cfg.Name, cfg.Type)
 	}
+}
+
+func userAgentOr(ua, def string) string {
+	if ua != "" {
+		return ua
+	}
+	return def
 }
 
 // built turns a constructor's result into a Notifier without letting a

@@ -47,10 +47,17 @@ func NewDiscord(cfg crier.NotifierConfig, client *http.Client) (*Discord, error)
 }
 
 type discordEmbed struct {
-	Title       string `json:"title,omitempty"`
-	URL         string `json:"url,omitempty"`
-	Description string `json:"description,omitempty"`
-	Timestamp   string `json:"timestamp,omitempty"`
+	Title       string             `json:"title,omitempty"`
+	URL         string             `json:"url,omitempty"`
+	Description string             `json:"description,omitempty"`
+	Timestamp   string             `json:"timestamp,omitempty"`
+	Image       *discordEmbedImage `json:"image,omitempty"`
+}
+
+// discordEmbedImage is shown under the embed's text. Discord fetches it
+// through its media proxy; one it cannot fetch is simply not shown.
+type discordEmbedImage struct {
+	URL string `json:"url"`
 }
 
 type discordMessage struct {
@@ -66,7 +73,7 @@ var discordEscape = strings.NewReplacer(
 	`\`, `\\`, "*", `\*`, "_", `\_`, "~", `\~`, "`", "\\`", "|", `\|`, ">", `\>`, "#", `\#`, "[", `\[`, "]", `\]`,
 ).Replace
 
-func discordBody(r Rendered, n crier.Notification) discordMessage {
+func discordBody(r Rendered, n crier.Notification, image string) discordMessage {
 	e := discordEmbed{
 		Title:       truncateUTF16(discordEscape(collapse(r.Title)), discordMaxTitle),
 		URL:         webLink(n.Link),
@@ -77,6 +84,9 @@ func discordBody(r Rendered, n crier.Notification) discordMessage {
 	}
 	if e.Title == "" && e.Description == "" {
 		e.Description = "(empty)" // Discord refuses an empty embed
+	}
+	if image != "" {
+		e.Image = &discordEmbedImage{URL: image}
 	}
 	m := discordMessage{Embeds: []discordEmbed{e}}
 	m.AllowedMentions.Parse = []string{}
@@ -89,7 +99,7 @@ func (d *Discord) Send(ctx context.Context, n crier.Notification) error {
 	if err != nil {
 		return err
 	}
-	return d.postJSON(ctx, d.endpoint, nil, discordBody(text, n), discordExplain)
+	return d.postJSON(ctx, d.endpoint, nil, discordBody(text, n, d.image(n)), discordExplain)
 }
 
 // discordExplain reads {"message":…,"code":…}; a 429 adds "retry_after"

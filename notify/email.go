@@ -5,10 +5,13 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/tls"
+	"encoding/base64"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"html"
+	"io"
+	"log/slog"
 	"mime"
 	"mime/multipart"
 	"mime/quotedprintable"
@@ -28,10 +31,16 @@ import (
 const (
 	emailMaxSubject = 200
 	emailMaxBody    = 20000
+	emailMaxImage   = 2 << 20 // an embedded picture; a lead image is far smaller
 )
 
 // Email sends one message per notification over SMTP: multipart/
-// alternative with a text/plain and an HTML-escaped text/html part.
+// alternative with a text/plain and an HTML-escaped text/html part. An
+// item's picture is embedded: crier downloads it and the HTML part shows
+// it as a cid: image (multipart/related), so the reader's mail client
+// loads nothing remote, tells no one when the mail was read, and shows the
+// picture even where remote images are blocked. A picture that cannot be
+// had is left out.
 //
 // tls is "starttls" (the default: refuse to send if the server does not
 // offer STARTTLS), "tls" (implicit TLS, usually port 465) or "none" (plain
@@ -49,6 +58,9 @@ type Email struct {
 	secrets  secrets // the password, as a server may quote it back
 	// tlsConfig is cloned for every connection; tests set RootCAs.
 	tlsConfig *tls.Config
+	// pictures downloads an item's picture; nil with images: false.
+	pictures *imageFetcher
+	log      *slog.Logger
 }
 
 // NewEmail builds an email notifier.
@@ -94,7 +106,12 @@ func NewEmail(cfg crier.NotifierConfig) (*Email, error) {
 	if strings.ContainsAny(listID, "\r\n<> ") {
 		return fail("option list_id: %q is not a list id (like news.example.com)", listID)
 	}
+	var pictures *imageFetcher
+	if b.images {
+		pictures = newImageFetcher("", emailMaxImage, false)
+	}
 	return &Email{
+		pictures: pictures, log: slog.New(slog.DiscardHandler),
 		base: b, host: host,
 		addr: net.JoinHostPort(host, strconv.Itoa(port)), mode: mode,
 		username: cfg.Option("username", ""), password: cfg.Option("password", ""),
@@ -116,7 +133,16 @@ func (e *Email) Send(ctx context.Context, n crier.Notification) error {
 	if err != nil {
 		return err
 	}
-	msg, err := e.message(n, text, time.Now())
+	var pic *picture
+	if img := itemImage(n); e.pictures != nil && img != "" {
+		p, err := e.pictures.fetch(ctx, img)
+		if err != nil {
+			e.log.Info("image not embedded", "notifier", e.name, "item", n.ItemID, "url", img, "err", err)
+		} else {
+			pic = &p
+		}
+	}
+	msg, err := e.message(n, text, pic, time.Now())
 	if err != nil {
 		return Permanent(fmt.Errorf("notifier %s: %w", e.name, err))
 	}
@@ -139,8 +165,11 @@ func (e *Email) subject(n crier.Notification, text Rendered) string {
 // bodies returns the plain and HTML text. Without a message template the
 // mail carries more than a lock screen: the whole summary, and every
 // headline of a summary with its link.
-func (e *Email) bodies(n crier.Notification, text Rendered) (plain, htm string) {
+func (e *Email) bodies(n crier.Notification, text Rendered, cid string) (plain, htm string) {
 	var p, h strings.Builder
+	if cid != "" {
+		h.WriteString(`<p><img src="cid:` + html.EscapeString(cid) + `" alt="" style="max-width:100%;height:auto"></p>` + "\n")
+	}
 	para := func(s string) {
 		if s = strings.TrimSpace(s); s == "" {
 			return
@@ -190,38 +219,35 @@ func (e *Email) bodies(n crier.Notification, text Rendered) (plain, htm string) 
 	return p.String(), "<!DOCTYPE html>\n<html><body>\n" + h.String() + "</body></html>\n"
 }
 
-// message builds the RFC 5322 message with CRLF line ends.
-func (e *Email) message(n crier.Notification, text Rendered, now time.Time) ([]byte, error) {
+// message builds the RFC 5322 message with CRLF line ends; pic, when
+// not nil, is embedded in the HTML part.
+func (e *Email) message(n crier.Notification, text Rendered, pic *picture, now time.Time) ([]byte, error) {
+	id := make([]byte, 16)
+	if _, err := rand.Read(id); err != nil {
+		return nil, err
+	}
+	domain := addrDomain(e.from.Address)
+	var cid string
+	if pic != nil {
+		cid = "image." + hex.EncodeToString(id[:8]) + "@" + domain
+	}
 	var buf bytes.Buffer
 	mw := multipart.NewWriter(&buf)
-	plain, htm := e.bodies(n, text)
-	for _, part := range []struct{ ctype, body string }{
-		{"text/plain; charset=utf-8", plain},
-		{"text/html; charset=utf-8", htm},
-	} {
-		w, err := mw.CreatePart(textproto.MIMEHeader{
-			"Content-Type":              {part.ctype},
-			"Content-Transfer-Encoding": {"quoted-printable"},
-		})
-		if err != nil {
+	plain, htm := e.bodies(n, text, cid)
+	if err := qpPart(mw, "text/plain; charset=utf-8", plain); err != nil {
+		return nil, err
+	}
+	if pic == nil {
+		if err := qpPart(mw, "text/html; charset=utf-8", htm); err != nil {
 			return nil, err
 		}
-		qp := quotedprintable.NewWriter(w)
-		if _, err := qp.Write([]byte(part.body)); err != nil {
-			return nil, err
-		}
-		if err := qp.Close(); err != nil {
-			return nil, err
-		}
+	} else if err := relatedPart(mw, htm, cid, *pic); err != nil {
+		return nil, err
 	}
 	if err := mw.Close(); err != nil {
 		return nil, err
 	}
 
-	id := make([]byte, 16)
-	if _, err := rand.Read(id); err != nil {
-		return nil, err
-	}
 	var to []string
 	for _, a := range e.to {
 		to = append(to, a.String())
@@ -235,7 +261,7 @@ func (e *Email) message(n crier.Notification, text Rendered, now time.Time) ([]b
 		{"To", strings.Join(to, ",\r\n ")},
 		{"Subject", subject},
 		{"Date", now.Format(time.RFC1123Z)},
-		{"Message-ID", "<" + hex.EncodeToString(id) + "@" + addrDomain(e.from.Address) + ">"},
+		{"Message-ID", "<" + hex.EncodeToString(id) + "@" + domain + ">"},
 		{"List-Id", "<" + e.listID + ">"},
 		{"Auto-Submitted", "auto-generated"}, // RFC 3834: no vacation replies
 		{"MIME-Version", "1.0"},
@@ -245,6 +271,63 @@ func (e *Email) message(n crier.Notification, text Rendered, now time.Time) ([]b
 	}
 	head.WriteString("\r\n")
 	return append(head.Bytes(), buf.Bytes()...), nil
+}
+
+// qpPart writes a quoted-printable text part.
+func qpPart(mw *multipart.Writer, ctype, body string) error {
+	w, err := mw.CreatePart(textproto.MIMEHeader{
+		"Content-Type":              {ctype},
+		"Content-Transfer-Encoding": {"quoted-printable"},
+	})
+	if err != nil {
+		return err
+	}
+	qp := quotedprintable.NewWriter(w)
+	if _, err := qp.Write([]byte(body)); err != nil {
+		return err
+	}
+	return qp.Close()
+}
+
+// relatedPart writes multipart/related: the HTML and the picture it shows
+// as cid:CID (RFC 2387, RFC 2392).
+func relatedPart(mw *multipart.Writer, htm, cid string, pic picture) error {
+	var buf bytes.Buffer
+	rel := multipart.NewWriter(&buf)
+	if err := qpPart(rel, "text/html; charset=utf-8", htm); err != nil {
+		return err
+	}
+	w, err := rel.CreatePart(textproto.MIMEHeader{
+		"Content-Type":              {mime.FormatMediaType(pic.contentType, map[string]string{"name": pic.name})},
+		"Content-Transfer-Encoding": {"base64"},
+		"Content-Id":                {"<" + cid + ">"},
+		"Content-Disposition":       {mime.FormatMediaType("inline", map[string]string{"filename": pic.name})},
+	})
+	if err != nil {
+		return err
+	}
+	// base64 in lines of 76, as RFC 2045 asks.
+	enc := base64.StdEncoding.EncodeToString(pic.data)
+	for len(enc) > 76 {
+		if _, err := io.WriteString(w, enc[:76]+"\r\n"); err != nil {
+			return err
+		}
+		enc = enc[76:]
+	}
+	if _, err := io.WriteString(w, enc+"\r\n"); err != nil {
+		return err
+	}
+	if err := rel.Close(); err != nil {
+		return err
+	}
+	part, err := mw.CreatePart(textproto.MIMEHeader{
+		"Content-Type": {`multipart/related; type="text/html"; boundary="` + rel.Boundary() + `"`},
+	})
+	if err != nil {
+		return err
+	}
+	_, err = part.Write(buf.Bytes())
+	return err
 }
 
 // deliver speaks SMTP under ctx: the dial honours it, the connection's

@@ -73,8 +73,16 @@ func (g *Gotify) Send(ctx context.Context, n crier.Notification) error {
 	if strings.TrimSpace(msg.Message) == "" {
 		msg.Message = msg.Title // the server requires a message
 	}
+	notification := map[string]any{}
 	if link := webLink(n.Link); link != "" {
-		msg.Extras["client::notification"] = map[string]any{"click": map[string]string{"url": link}}
+		notification["click"] = map[string]string{"url": link}
+	}
+	if img := g.image(n); img != "" {
+		// The Android app loads it into the expanded notification.
+		notification["bigImageUrl"] = img
+	}
+	if len(notification) > 0 {
+		msg.Extras["client::notification"] = notification
 	}
 	return g.postJSON(ctx, g.endpoint, http.Header{"X-Gotify-Key": {g.token}}, msg, gotifyExplain)
 }

@@ -75,6 +75,9 @@ type ntfyMessage struct {
 	Click    string   `json:"click,omitempty"`
 	Priority int      `json:"priority"`
 	Tags     []string `json:"tags,omitempty"`
+	// Attach is an external attachment: the app shows an image URL as a
+	// picture and downloads it itself, so the server stores nothing.
+	Attach string `json:"attach,omitempty"`
 }
 
 // ntfyPriority maps crier's -2..2 onto ntfy's 1 (min) .. 5 (max).
@@ -93,6 +96,7 @@ func (t *Ntfy) Send(ctx context.Context, n crier.Notification) error {
 		Click:    webLink(n.Link),
 		Priority: ntfyPriority(effectivePriority(t.cfg, n)),
 		Tags:     t.tags,
+		Attach:   t.image(n),
 	}
 	if strings.TrimSpace(msg.Message) == "" {
 		// ntfy would publish the word "triggered".

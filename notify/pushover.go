@@ -1,15 +1,21 @@
 package notify
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
+	"mime"
+	"mime/multipart"
 	"net/http"
+	"net/textproto"
 	"net/url"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -49,6 +55,8 @@ type Pushover struct {
 	timeout  time.Duration
 	now      func() time.Time
 	render   *renderer
+	// images downloads an item's picture to attach; nil with images: false.
+	images *imageFetcher
 
 	mu        sync.Mutex
 	limit     int
@@ -138,6 +146,13 @@ func NewPushover(cfg crier.NotifierConfig, client *http.Client, log *slog.Logger
 	if p.timeout, err = durationOption(cfg, "timeout", 10*time.Second); err != nil {
 		return fail(err)
 	}
+	images, err := svcBool(cfg, "images", true)
+	if err != nil {
+		return nil, err
+	}
+	if images {
+		p.images = newImageFetcher("", pushoverMaxAttachment, false)
+	}
 	p.retry = max(p.retry, pushoverMinRetry)
 	p.expire = min(p.expire, pushoverMaxExpire)
 	base := strings.TrimRight(cfg.Option("api_url", DefaultPushoverAPI), "/")
@@ -196,15 +211,54 @@ func (p *Pushover) send(ctx context.Context, n crier.Notification) error {
 	if err != nil {
 		return err
 	}
+	pic, ok := p.picture(ctx, n)
+	if !ok {
+		return p.post(ctx, msg, nil)
+	}
+	err = p.post(ctx, msg, &pic)
+	if se := Classify(err); err != nil && se.Permanent {
+		// Refused with the picture (too large or of a type Pushover
+		// does not take, say): the text must still arrive.
+		p.log.Info("pushover refused the message with its image; sending it without",
+			"notifier", p.name, "item", n.ItemID, "err", err)
+		return p.post(ctx, msg, nil)
+	}
+	return err
+}
+
+// picture downloads the item's image to attach; false when there is none
+// or it cannot be had, which is logged and costs the push nothing.
+func (p *Pushover) picture(ctx context.Context, n crier.Notification) (picture, bool) {
+	img := itemImage(n)
+	if p.images == nil || img == "" {
+		return picture{}, false
+	}
+	pic, err := p.images.fetch(ctx, img)
+	if err != nil {
+		p.log.Info("image not attached", "notifier", p.name, "item", n.ItemID, "url", img, "err", err)
+		return picture{}, false
+	}
+	return pic, true
+}
+
+// post sends msg, with pic as its attachment when pic is not nil.
+func (p *Pushover) post(ctx context.Context, msg *pushover.Message, pic *picture) error {
 	ctx, cancel := context.WithTimeout(ctx, p.timeout)
 	defer cancel()
 	ctx, written := traceWritten(ctx)
 	form := pushoverForm(msg, p.token, p.user)
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, p.endpoint, strings.NewReader(form.Encode()))
+	reqBody, ctype := []byte(form.Encode()), "application/x-www-form-urlencoded"
+	if pic != nil {
+		var err error
+		if reqBody, ctype, err = multipartForm(form, "attachment", *pic); err != nil {
+			return Permanent(fmt.Errorf("notifier %s: %w", p.name, err))
+		}
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, p.endpoint, bytes.NewReader(reqBody))
 	if err != nil {
 		return Permanent(fmt.Errorf("notifier %s: %w", p.name, err))
 	}
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Content-Type", ctype)
 	req.Header.Set("User-Agent", "crier/"+crier.Version+" (+"+crier.ProjectURL+")")
 	resp, err := p.client.Do(req)
 	if err != nil {
@@ -297,8 +351,41 @@ func (p *Pushover) message(n crier.Notification) (*pushover.Message, error) {
 	}
 	if m.URL != "" && head != "" {
 		m.URLTitle = crier.Truncate(sanitize(head), pushover.MessageURLTitleMaxLength)
+		if n.Kind == crier.KindItem {
+			// The headline is already the title; the link's label says
+			// what tapping it does.
+			m.URLTitle = "Open story"
+		}
 	}
 	return m, nil
+}
+
+// multipartForm encodes form as multipart/form-data with pic as the file
+// field, the way Pushover takes an attachment.
+func multipartForm(form url.Values, field string, pic picture) ([]byte, string, error) {
+	var buf bytes.Buffer
+	mw := multipart.NewWriter(&buf)
+	for _, k := range slices.Sorted(maps.Keys(form)) {
+		for _, v := range form[k] {
+			if err := mw.WriteField(k, v); err != nil {
+				return nil, "", err
+			}
+		}
+	}
+	h := textproto.MIMEHeader{}
+	h.Set("Content-Disposition", mime.FormatMediaType("form-data", map[string]string{"name": field, "filename": pic.name}))
+	h.Set("Content-Type", pic.contentType)
+	w, err := mw.CreatePart(h)
+	if err != nil {
+		return nil, "", err
+	}
+	if _, err := w.Write(pic.data); err != nil {
+		return nil, "", err
+	}
+	if err := mw.Close(); err != nil {
+		return nil, "", err
+	}
+	return buf.Bytes(), mw.FormDataContentType(), nil
 }
 
 // pushoverForm encodes m the way the library's Message.toMap does (it is

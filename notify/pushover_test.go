@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"log/slog"
+	"reflect"
 	"strings"
 	"sync"
 	"testing"
@@ -84,10 +85,10 @@ func TestPushoverFields(t *testing.T) {
 	}{
 		{"item", sampleItem(), pushoverfake.Message{
 			Title: "Go Blog", Message: "Go 1.26 is released\nToday the Go team is happy to release Go 1.26.",
-			URL: "https://go.dev/blog/go1.26", URLTitle: "Go 1.26 is released",
+			URL: "https://go.dev/blog/go1.26", URLTitle: "Open story",
 			Timestamp: sampleItem().Published.Unix(), Sound: "cosmic", Device: "pixel"}},
 		{"untitled item", crier.Notification{Kind: crier.KindItem, Feed: "F", Link: "https://x/y"}, pushoverfake.Message{
-			Title: "F", Message: "https://x/y", URL: "https://x/y", URLTitle: "https://x/y", Sound: "cosmic", Device: "pixel"}},
+			Title: "F", Message: "https://x/y", URL: "https://x/y", URLTitle: "Open story", Sound: "cosmic", Device: "pixel"}},
 		{"title from summary", crier.Notification{Kind: crier.KindItem, Feed: "F", Summary: "Only a body here"}, pushoverfake.Message{
 			Title: "F", Message: "Only a body here", Sound: "cosmic", Device: "pixel"}},
 		{"summary", summary, pushoverfake.Message{
@@ -103,7 +104,7 @@ func TestPushoverFields(t *testing.T) {
 		got := fake.Messages()[i]
 		tc.want.Token, tc.want.User = pushoverfake.Token, pushoverfake.User
 		got.Request, got.Received = "", time.Time{}
-		if got != tc.want {
+		if !reflect.DeepEqual(got, tc.want) {
 			t.Errorf("%s:\n got %+v\nwant %+v", tc.name, got, tc.want)
 		}
 	}

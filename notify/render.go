@@ -41,6 +41,7 @@ type Rendered struct {
 //	.Title       headline           .Link     the item's link
 //	.Summary     plain-text summary .Published  time.Time (zero when unknown)
 //	.Categories  []string           .Priority *int (-2..2), nil when unset
+//	.Image       the item's picture URL, "" for none
 //	.Count       items in a summary .Items    []{.Title, .Link} of a summary
 //	.QueuedAt    time.Time
 //

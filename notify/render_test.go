@@ -362,7 +362,8 @@ func TestServicesTimeout(t *testing.T) {
 }
 
 // TestServicesGolden pins every service's request (method, path, the
-// headers that matter, body) for one item: the wire format is a contract.
+// headers that matter, body) for one item with a picture: the wire format
+// is a contract.
 func TestServicesGolden(t *testing.T) {
 	t.Parallel()
 	type wire struct {
@@ -385,6 +386,10 @@ func TestServicesGolden(t *testing.T) {
 		{"telegram", func(u string) (Notifier, error) {
 			return NewTelegram(svcConfig("golden", "telegram", "api_url", u, "token", servicefake.TelegramToken, "chat_id", servicefake.TelegramChatID), recv.Client())
 		}},
+		{"telegram-text", func(u string) (Notifier, error) {
+			return NewTelegram(svcConfig("golden", "telegram", "api_url", u, "token", servicefake.TelegramToken, "chat_id", servicefake.TelegramChatID,
+				"images", "false"), recv.Client())
+		}},
 		{"discord", func(u string) (Notifier, error) {
 			return NewDiscord(svcConfig("golden", "discord", "webhook_url", u+"/api/webhooks/1/tok"), recv.Client())
 		}},
@@ -406,7 +411,9 @@ func TestServicesGolden(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%s: %v", c.name, err)
 		}
-		if err := nt.Send(context.Background(), svcItem()); err != nil {
+		n := svcItem()
+		n.Image = "https://go.dev/blog/go1.26/cover.png"
+		if err := nt.Send(context.Background(), n); err != nil {
 			t.Fatalf("%s: %v", c.name, err)
 		}
 		got := recv.Received()

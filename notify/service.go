@@ -23,6 +23,7 @@ type base struct {
 	cfg     crier.NotifierConfig
 	render  *renderer
 	timeout time.Duration // bounds one send
+	images  bool          // show the item's picture (option images)
 }
 
 // newBase reads the timeout option (defaultTimeout when unset) and parses
@@ -37,7 +38,19 @@ func newBase(cfg crier.NotifierConfig, defaultTimeout time.Duration) (base, erro
 	if err != nil {
 		return base{}, err
 	}
-	return base{name: cfg.Name, cfg: cfg, render: r, timeout: timeout}, nil
+	images, err := svcBool(cfg, "images", true)
+	if err != nil {
+		return base{}, err
+	}
+	return base{name: cfg.Name, cfg: cfg, render: r, timeout: timeout, images: images}, nil
+}
+
+// image is the picture n should show, "" for none or with images: false.
+func (b *base) image(n crier.Notification) string {
+	if !b.images {
+		return ""
+	}
+	return itemImage(n)
 }
 
 // service is a notifier that speaks JSON (mostly) over HTTP to a service.

@@ -51,9 +51,17 @@ type slackText struct {
 }
 
 type slackBlock struct {
-	Type string    `json:"type"`
-	Text slackText `json:"text"`
+	Type     string     `json:"type"`
+	Text     *slackText `json:"text,omitempty"`
+	ImageURL string     `json:"image_url,omitempty"` // type image
+	AltText  string     `json:"alt_text,omitempty"`  // type image, required
 }
+
+// Slack's image block limits.
+const (
+	slackMaxImageURL = 3000
+	slackMaxAltText  = 2000
+)
 
 type slackMessage struct {
 	Text   string       `json:"text"`
@@ -118,10 +126,27 @@ func (s *Slack) Send(ctx context.Context, n crier.Notification) error {
 	if msg.Text == "" {
 		msg.Text = "(empty)" // Slack answers no_text
 	}
-	if s.blocks {
-		msg.Blocks = []slackBlock{{Type: "section", Text: slackText{Type: "mrkdwn", Text: msg.Text}}}
+	if !s.blocks {
+		// Errors are plain words (invalid_payload, no_service,
+		// channel_is_archived…): the default detail quotes them.
+		return s.postJSON(ctx, s.endpoint, nil, msg, nil)
 	}
-	// Errors are plain words (invalid_payload, no_service,
-	// channel_is_archived…): the default detail quotes them.
-	return s.postJSON(ctx, s.endpoint, nil, msg, nil)
+	msg.Blocks = []slackBlock{{Type: "section", Text: &slackText{Type: "mrkdwn", Text: msg.Text}}}
+	img := s.image(n)
+	if img == "" || len(img) > slackMaxImageURL {
+		return s.postJSON(ctx, s.endpoint, nil, msg, nil)
+	}
+	alt := crier.Truncate(collapse(renderHeadline(n)), slackMaxAltText)
+	if alt == "" {
+		alt = "picture"
+	}
+	withImage := msg
+	withImage.Blocks = append(msg.Blocks, slackBlock{Type: "image", ImageURL: img, AltText: alt})
+	err = s.postJSON(ctx, s.endpoint, nil, withImage, nil)
+	if err != nil && Classify(err).Permanent && strings.Contains(err.Error(), "invalid_blocks") {
+		// Slack fetches the picture before it takes the message and
+		// refuses the whole message when it cannot: send the text alone.
+		return s.postJSON(ctx, s.endpoint, nil, msg, nil)
+	}
+	return err
 }

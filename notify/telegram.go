@@ -3,6 +3,7 @@ package notify
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"strings"
@@ -18,15 +19,20 @@ const DefaultTelegramAPI = "https://api.telegram.org"
 // counted (like every Bot API length) in UTF-16 code units.
 const (
 	telegramMaxText     = 4096
+	telegramMaxCaption  = 1024 // sendPhoto's caption
 	telegramMaxTitle    = 256
 	telegramMaxLinkText = 80
 )
 
 // Telegram sends messages through a bot (Bot API sendMessage, HTML parse
-// mode: the title in bold, the link as an anchor).
+// mode: the title in bold, the link as an anchor). An item with a picture
+// goes as sendPhoto with the same text as its caption, cut to the
+// caption's shorter limit; Telegram fetches the picture itself, and when
+// it cannot (a 400 about the photo) the text goes as sendMessage.
 type Telegram struct {
 	service
-	endpoint    string // holds the bot token: never log it
+	endpoint    string // …/bot<token>/sendMessage: holds the token, never log it
+	photoURL    string // …/bot<token>/sendPhoto
 	chatID      string
 	linkPreview bool
 }
@@ -56,12 +62,21 @@ func NewTelegram(cfg crier.NotifierConfig, client *http.Client) (*Telegram, erro
 	if err != nil {
 		return nil, err
 	}
+	bot := strings.TrimRight(root, "/") + "/bot" + token
 	return &Telegram{
 		service:     svc,
-		endpoint:    strings.TrimRight(root, "/") + "/bot" + token + "/sendMessage",
+		endpoint:    bot + "/sendMessage",
+		photoURL:    bot + "/sendPhoto",
 		chatID:      chatID,
 		linkPreview: preview,
 	}, nil
+}
+
+type telegramPhoto struct {
+	ChatID    string `json:"chat_id"`
+	Photo     string `json:"photo"` // a URL Telegram downloads
+	Caption   string `json:"caption"`
+	ParseMode string `json:"parse_mode"`
 }
 
 type telegramMessage struct {
@@ -91,8 +106,8 @@ var telegramEscape = strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;",
 // telegramText builds the HTML text. The plain pieces are cut to size
 // before escaping, so the visible text (what Telegram counts) stays within
 // the limit however many entities the escaping adds.
-func telegramText(r Rendered, link string) string {
-	budget := telegramMaxText
+func telegramText(r Rendered, link string, limit int) string {
+	budget := limit
 	title := truncateUTF16(strings.TrimSpace(r.Title), telegramMaxTitle)
 	var linkText string
 	if link != "" {
@@ -122,17 +137,33 @@ func (t *Telegram) Send(ctx context.Context, n crier.Notification) error {
 	if err != nil {
 		return err
 	}
-	msg := telegramMessage{ChatID: t.chatID, Text: telegramText(text, webLink(n.Link)), ParseMode: "HTML"}
+	if img := t.image(n); img != "" {
+		photo := telegramPhoto{ChatID: t.chatID, Photo: img, ParseMode: "HTML",
+			Caption: telegramText(text, webLink(n.Link), telegramMaxCaption)}
+		err := t.call(ctx, t.photoURL, photo)
+		var se *SendError
+		if err == nil || !errors.As(err, &se) || !se.Permanent || !strings.Contains(err.Error(), "HTTP 400") {
+			return err
+		}
+		// A 400 to sendPhoto is about the picture (Telegram could not
+		// fetch it, or it is no picture): the text must still arrive.
+	}
+	msg := telegramMessage{ChatID: t.chatID, Text: telegramText(text, webLink(n.Link), telegramMaxText), ParseMode: "HTML"}
 	msg.LinkPreviewOptions.IsDisabled = !t.linkPreview
 	if msg.Text == "" {
 		msg.Text = "(empty)" // the API refuses empty text
 	}
-	body, err := t.marshal(msg)
+	return t.call(ctx, t.endpoint, msg)
+}
+
+// call posts v to a Bot API method and judges the answer.
+func (t *Telegram) call(ctx context.Context, method string, v any) error {
+	body, err := t.marshal(v)
 	if err != nil {
 		return err
 	}
 	// Not post: the Bot API can refuse under a 200 (ok:false).
-	reply, err := t.exchange(ctx, http.MethodPost, t.endpoint, nil, body)
+	reply, err := t.exchange(ctx, http.MethodPost, method, nil, body)
 	if err != nil {
 		return err
 	}

@@ -27,6 +27,7 @@ import (
 //	  "summary":    plain-text summary (raw, untruncated),
 //	  "published":  RFC 3339 time or null,
 //	  "categories": [string],
+//	  "image":      the item's picture, an http(s) URL, "" for none,
 //	  "priority":   -2..2 (the notification's, else the notifier's),
 //	  "count":      number of new items a summary stands for (0 otherwise),
 //	  "items":      [{"title": string, "link": string}] of a summary,
@@ -45,6 +46,7 @@ type Document struct {
 	Summary    string         `json:"summary"`
 	Published  *time.Time     `json:"published"`
 	Categories []string       `json:"categories"`
+	Image      string         `json:"image"`
 	Priority   int            `json:"priority"`
 	Count      int            `json:"count"`
 	Items      []DocumentItem `json:"items"`
@@ -76,6 +78,7 @@ func newDocument(cfg crier.NotifierConfig, n crier.Notification, text Rendered) 
 		Link:       n.Link,
 		Summary:    n.Summary,
 		Categories: append([]string{}, n.Categories...),
+		Image:      itemImage(n),
 		Priority:   effectivePriority(cfg, n),
 		Count:      n.Count,
 		Items:      make([]DocumentItem, 0, len(n.Items)),

@@ -60,7 +60,7 @@ func TestWebhookDocument(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, k := range []string{"kind", "feed", "feed_url", "feed_link", "id", "title", "link", "summary", "published",
-		"categories", "priority", "count", "items", "queued_at", "text"} {
+		"categories", "image", "priority", "count", "items", "queued_at", "text"} {
 		if _, ok := raw[k]; !ok {
 			t.Errorf("summary document lacks %q", k)
 		}

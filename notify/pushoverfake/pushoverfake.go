@@ -10,6 +10,8 @@ import (
 	"crypto/rand"
 	"encoding/json"
 	"fmt"
+	"io"
+	"mime/multipart"
 	"net/http"
 	"net/http/httptest"
 	"regexp"
@@ -39,6 +41,8 @@ const (
 	MaxURLTitle = 100
 	MinRetry    = 30    // seconds, for priority 2
 	MaxExpire   = 10800 // seconds, for priority 2
+	// MaxAttachment is the attachment limit in bytes ("5 MB").
+	MaxAttachment = 5242880
 )
 
 var keyRe = regexp.MustCompile(`^[A-Za-z0-9]{30}$`)
@@ -60,8 +64,13 @@ type Message struct {
 	HTML      bool
 	Monospace bool
 	TTL       int
-	Request   string // the request id the fake answered with
-	Received  time.Time
+	// Attachment is the image sent as the multipart "attachment" file,
+	// with its declared type and file name; nil when there was none.
+	Attachment     []byte
+	AttachmentType string
+	AttachmentName string
+	Request        string // the request id the fake answered with
+	Received       time.Time
 }
 
 // Server is a running fake. It is safe for concurrent use.
@@ -234,7 +243,8 @@ func (s *Server) handle(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
-	if err := r.ParseMultipartForm(1 << 20); err != nil && err != http.ErrNotMultipart {
+	r.Body = http.MaxBytesReader(w, r.Body, MaxAttachment+1<<20)
+	if err := r.ParseMultipartForm(8 << 20); err != nil && err != http.ErrNotMultipart {
 		s.reject(w, http.StatusBadRequest, "request could not be parsed: "+err.Error())
 		return
 	}
@@ -254,6 +264,9 @@ func (s *Server) handle(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	m, errs := parse(f)
+	if r.MultipartForm != nil {
+		errs = append(errs, attachment(r.MultipartForm, &m)...)
+	}
 	if len(errs) > 0 {
 		s.reject(w, http.StatusBadRequest, errs...)
 		return
@@ -377,6 +390,34 @@ func parse(f form) (Message, []string) {
 		errs = append(errs, "html and monospace cannot be used together")
 	}
 	return m, errs
+}
+
+// attachment reads the "attachment" file of a multipart request the way
+// the API documents it: one image of at most MaxAttachment bytes.
+func attachment(mf *multipart.Form, m *Message) []string {
+	files := mf.File["attachment"]
+	if len(files) == 0 {
+		return nil
+	}
+	fh := files[0]
+	if fh.Size > MaxAttachment {
+		return []string{fmt.Sprintf("attachment is too large, maximum %d bytes", MaxAttachment)}
+	}
+	ctype := fh.Header.Get("Content-Type")
+	if !strings.HasPrefix(ctype, "image/") {
+		return []string{"attachment must be an image"}
+	}
+	file, err := fh.Open()
+	if err != nil {
+		return []string{"attachment could not be read"}
+	}
+	defer file.Close()
+	data, err := io.ReadAll(file)
+	if err != nil {
+		return []string{"attachment could not be read"}
+	}
+	m.Attachment, m.AttachmentType, m.AttachmentName = data, ctype, fh.Filename
+	return nil
 }
 
 func newUUID() string {

@@ -25,10 +25,16 @@ const (
 
 // DiscordEmbed is the part of an embed crier uses.
 type DiscordEmbed struct {
-	Title       string `json:"title"`
-	URL         string `json:"url"`
-	Description string `json:"description"`
-	Timestamp   string `json:"timestamp"`
+	Title       string             `json:"title"`
+	URL         string             `json:"url"`
+	Description string             `json:"description"`
+	Timestamp   string             `json:"timestamp"`
+	Image       *DiscordEmbedImage `json:"image,omitempty"`
+}
+
+// DiscordEmbedImage is an embed's picture, given by URL.
+type DiscordEmbedImage struct {
+	URL string `json:"url"`
 }
 
 // DiscordMessage is one accepted webhook execution.
@@ -200,6 +206,13 @@ func discordValidate(content string, embeds []DiscordEmbed) string {
 			u, err := url.Parse(e.URL)
 			if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 				return fmt.Sprintf("embeds.%d.url: Not a well formed URL", i)
+			}
+		}
+		if e.Image != nil {
+			// Discord takes http(s) and attachment:// for an embed image.
+			u, err := url.Parse(e.Image.URL)
+			if err != nil || (u.Scheme != "http" && u.Scheme != "https" && u.Scheme != "attachment") || u.Host == "" {
+				return fmt.Sprintf("embeds.%d.image.url: Not a well formed URL", i)
 			}
 		}
 		if e.Timestamp != "" {

@@ -153,3 +153,13 @@ func writeJSONBytes(w http.ResponseWriter, status int, body []byte) {
 	w.WriteHeader(status)
 	_, _ = w.Write(body)
 }
+
+// fetchPicture downloads a picture as the services that fetch one before
+// answering (Telegram, Slack) do. Its transport is its own, without
+// keep-alives: idle connections in http.DefaultTransport are closed
+// whenever any httptest server closes, which breaks unrelated requests in
+// parallel tests.
+func fetchPicture(req *http.Request) (*http.Response, error) {
+	c := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}
+	return c.Do(req)
+}

@@ -32,6 +32,13 @@ func (m GotifyMessage) ContentType() string {
 	return s
 }
 
+// BigImageURL is extras["client::notification"]["bigImageUrl"], the
+// picture the Android app shows, "" if unset.
+func (m GotifyMessage) BigImageURL() string {
+	s, _ := m.Extras["client::notification"]["bigImageUrl"].(string)
+	return s
+}
+
 // ClickURL is extras["client::notification"]["click"]["url"], "" if unset.
 func (m GotifyMessage) ClickURL() string {
 	c, _ := m.Extras["client::notification"]["click"].(map[string]any)

@@ -173,8 +173,21 @@ type MailpitMessage struct {
 	To        []struct{ Name, Address string }
 	Text      string
 	HTML      string
-	Headers   map[string][]string
-	Raw       []byte
+	// Inline are the parts shown inside the HTML (cid: images),
+	// Attachments the others.
+	Inline      []MailpitPart
+	Attachments []MailpitPart
+	Headers     map[string][]string
+	Raw         []byte
+}
+
+// MailpitPart is a non-text MIME part of a message.
+type MailpitPart struct {
+	PartID      string
+	FileName    string
+	ContentType string
+	ContentID   string
+	Size        int
 }
 
 // Only returns the single stored message whose Subject contains marker,

@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/url"
+	"path"
 	"regexp"
 	"sync"
 	"time"
@@ -31,6 +33,8 @@ type NtfyMessage struct {
 	Priority int      `json:"priority"`
 	Tags     []string `json:"tags"`
 	Markdown bool     `json:"markdown"`
+	// Attach is the URL of an external attachment ("attach").
+	Attach string `json:"attach"`
 
 	Auth string `json:"-"` // "bearer", "basic" or ""
 }
@@ -116,6 +120,9 @@ func (f *Ntfy) serve(w http.ResponseWriter, r *http.Request) {
 	case in.Priority != nil && (*in.Priority < 0 || *in.Priority > 5):
 		ntfyError(w, http.StatusBadRequest, 40007, f.reject("invalid priority %d", *in.Priority))
 		return
+	case m.Attach != "" && !isHTTPURL(m.Attach):
+		ntfyError(w, http.StatusBadRequest, 40013, f.reject("invalid request: attachment URL %q is invalid", m.Attach))
+		return
 	case len(m.Message) > NtfyMaxMessage:
 		ntfyError(w, http.StatusRequestEntityTooLarge, 41301, f.reject("message too large: %d bytes", len(m.Message)))
 		return
@@ -134,10 +141,21 @@ func (f *Ntfy) serve(w http.ResponseWriter, r *http.Request) {
 	n := len(f.msgs)
 	f.mu.Unlock()
 	now := time.Now()
-	b, _ := json.Marshal(map[string]any{
+	reply := map[string]any{
 		"id": fmt.Sprintf("fake%08d", n), "time": now.Unix(), "expires": now.Add(12 * time.Hour).Unix(),
 		"event": "message", "topic": m.Topic, "title": m.Title, "message": m.Message,
 		"priority": m.Priority, "tags": m.Tags, "click": m.Click,
-	})
+	}
+	if m.Attach != "" {
+		reply["attachment"] = map[string]any{"name": path.Base(m.Attach), "url": m.Attach}
+	}
+	b, _ := json.Marshal(reply)
 	writeJSONBytes(w, http.StatusOK, b)
+}
+
+// isHTTPURL is what ntfy accepts as an external attachment: an absolute
+// http(s) URL.
+func isHTTPURL(s string) bool {
+	u, err := url.Parse(s)
+	return err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Host != ""
 }

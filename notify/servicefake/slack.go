@@ -1,12 +1,15 @@
 package servicefake
 
 import (
+	"context"
 	"encoding/json"
+	"io"
 	"mime"
 	"net/http"
 	"regexp"
 	"strings"
 	"sync"
+	"time"
 	"unicode/utf8"
 )
 
@@ -29,14 +32,22 @@ type SlackMessage struct {
 	Blocks   []SlackBlock
 }
 
-// SlackBlock is a section block with a text object.
+// SlackBlock is a section block with a text object, or an image block.
 type SlackBlock struct {
 	Type string `json:"type"`
 	Text *struct {
 		Type string `json:"type"`
 		Text string `json:"text"`
-	} `json:"text"`
+	} `json:"text,omitempty"`
+	ImageURL string `json:"image_url,omitempty"`
+	AltText  string `json:"alt_text,omitempty"`
 }
+
+// Image block limits.
+const (
+	SlackMaxImageURL = 3000
+	SlackMaxAltText  = 2000
+)
 
 // Slack is a fake incoming webhook (POST /services/T…/B…/secret).
 type Slack struct {
@@ -120,6 +131,16 @@ func (f *Slack) serve(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	for _, b := range in.Blocks {
+		if b.Type == "image" {
+			if problem := slackImageProblem(r, b); problem != "" {
+				// Slack downloads the picture before it accepts the
+				// message, and refuses the whole message when it cannot.
+				f.reject("image block: %s", problem)
+				slackError(w, http.StatusBadRequest, "invalid_blocks")
+				return
+			}
+			continue
+		}
 		if b.Type != "section" || b.Text == nil || (b.Text.Type != "mrkdwn" && b.Text.Type != "plain_text") ||
 			b.Text.Text == "" || utf8.RuneCountInString(b.Text.Text) > SlackMaxSectionText {
 			f.reject("invalid block %+v", b)
@@ -134,6 +155,33 @@ func (f *Slack) serve(w http.ResponseWriter, r *http.Request) {
 	f.mu.Unlock()
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	_, _ = w.Write([]byte("ok"))
+}
+
+// slackImageProblem checks an image block as Slack does, fetching the
+// picture; "" when Slack would show it.
+func slackImageProblem(r *http.Request, b SlackBlock) string {
+	if b.AltText == "" || utf8.RuneCountInString(b.AltText) > SlackMaxAltText {
+		return "alt_text missing or too long"
+	}
+	if b.ImageURL == "" || len(b.ImageURL) > SlackMaxImageURL {
+		return "image_url missing or too long"
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, b.ImageURL, nil)
+	if err != nil {
+		return "invalid image_url"
+	}
+	resp, err := fetchPicture(req)
+	if err != nil {
+		return "downloading image failed"
+	}
+	defer resp.Body.Close()
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<20))
+	if mt, _, _ := mime.ParseMediaType(resp.Header.Get("Content-Type")); resp.StatusCode != http.StatusOK || !strings.HasPrefix(mt, "image/") {
+		return "downloading image failed"
+	}
+	return ""
 }
 
 var slackControlRe = regexp.MustCompile(`<([^<>]*)>`)

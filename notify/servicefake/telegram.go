@@ -2,8 +2,10 @@ package servicefake
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"mime"
 	"net/http"
 	"strconv"
@@ -20,8 +22,11 @@ const (
 )
 
 // TelegramMaxText is sendMessage's limit on text after entity parsing, in
-// UTF-16 code units.
-const TelegramMaxText = 4096
+// UTF-16 code units; TelegramMaxCaption is sendPhoto's on its caption.
+const (
+	TelegramMaxText    = 4096
+	TelegramMaxCaption = 1024
+)
 
 // TelegramMessage is one accepted sendMessage.
 type TelegramMessage struct {
@@ -32,6 +37,9 @@ type TelegramMessage struct {
 	Bold                []string // text inside <b>/<strong>
 	ParseMode           string
 	LinkPreviewDisabled bool
+	// Photo is the picture URL of a sendPhoto, whose caption is Text;
+	// "" for a sendMessage.
+	Photo string
 }
 
 // Telegram is a fake Bot API server (POST /bot<token>/sendMessage).
@@ -82,7 +90,8 @@ func (f *Telegram) serve(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	token, method, ok := strings.Cut(strings.TrimPrefix(r.URL.Path, "/bot"), "/")
-	if !ok || !strings.HasPrefix(r.URL.Path, "/bot") || !strings.EqualFold(method, "sendMessage") {
+	photo := strings.EqualFold(method, "sendPhoto")
+	if !ok || !strings.HasPrefix(r.URL.Path, "/bot") || !strings.EqualFold(method, "sendMessage") && !photo {
 		telegramError(w, http.StatusNotFound, f.reject("Not Found: %s", r.URL.Path), 0)
 		return
 	}
@@ -97,6 +106,8 @@ func (f *Telegram) serve(w http.ResponseWriter, r *http.Request) {
 	var in struct {
 		ChatID             json.RawMessage `json:"chat_id"`
 		Text               string          `json:"text"`
+		Photo              string          `json:"photo"`
+		Caption            string          `json:"caption"`
 		ParseMode          string          `json:"parse_mode"`
 		LinkPreviewOptions *struct {
 			IsDisabled bool `json:"is_disabled"`
@@ -115,7 +126,20 @@ func (f *Telegram) serve(w http.ResponseWriter, r *http.Request) {
 		telegramError(w, http.StatusBadRequest, f.reject("Bad Request: chat not found (%s)", chat), 0)
 		return
 	}
-	m := TelegramMessage{ChatID: chat, Text: in.Text, Plain: in.Text, ParseMode: in.ParseMode}
+	limit, what := TelegramMaxText, "message text"
+	if photo {
+		if in.Photo == "" {
+			telegramError(w, http.StatusBadRequest, f.reject("Bad Request: there is no photo in the request"), 0)
+			return
+		}
+		if problem := telegramFetchPhoto(r, in.Photo); problem != "" {
+			// Telegram downloads the URL itself before it answers.
+			telegramError(w, http.StatusBadRequest, f.reject("Bad Request: %s", problem), 0)
+			return
+		}
+		in.Text, limit, what = in.Caption, TelegramMaxCaption, "caption"
+	}
+	m := TelegramMessage{ChatID: chat, Text: in.Text, Plain: in.Text, ParseMode: in.ParseMode, Photo: in.Photo}
 	if in.LinkPreviewOptions != nil {
 		m.LinkPreviewDisabled = in.LinkPreviewOptions.IsDisabled
 	}
@@ -131,11 +155,11 @@ func (f *Telegram) serve(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	switch n := UTF16Len(strings.TrimSpace(m.Plain)); {
-	case n == 0:
-		telegramError(w, http.StatusBadRequest, f.reject("Bad Request: message text is empty"), 0)
+	case n == 0 && !photo:
+		telegramError(w, http.StatusBadRequest, f.reject("Bad Request: %s is empty", what), 0)
 		return
-	case n > TelegramMaxText:
-		telegramError(w, http.StatusBadRequest, f.reject("Bad Request: message is too long (%d)", n), 0)
+	case n > limit:
+		telegramError(w, http.StatusBadRequest, f.reject("Bad Request: %s is too long (%d)", what, n), 0)
 		return
 	}
 	f.mu.Lock()
@@ -147,6 +171,30 @@ func (f *Telegram) serve(w http.ResponseWriter, r *http.Request) {
 		"message_id": id, "date": time.Now().Unix(), "chat": map[string]any{"id": chatID, "type": "supergroup"}, "text": m.Plain,
 	}})
 	writeJSONBytes(w, http.StatusOK, b)
+}
+
+// telegramFetchPhoto downloads a photo URL as the Bot API does, returning
+// its complaint, "" when the photo would be sent.
+func telegramFetchPhoto(r *http.Request, photo string) string {
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, photo, nil)
+	if err != nil {
+		return "wrong file identifier/HTTP URL specified"
+	}
+	resp, err := fetchPicture(req)
+	if err != nil {
+		return "failed to get HTTP URL content"
+	}
+	defer resp.Body.Close()
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 5<<20))
+	if resp.StatusCode != http.StatusOK {
+		return "failed to get HTTP URL content"
+	}
+	if mt, _, _ := mime.ParseMediaType(resp.Header.Get("Content-Type")); !strings.HasPrefix(mt, "image/") {
+		return "wrong type of the web page content"
+	}
+	return ""
 }
 
 // telegramTags are the tags the HTML parse mode supports.
