@@ -24,7 +24,8 @@ type testFeed struct {
 	prefix string // of titles; the format by default
 	ids    string // part of every GUID and link: changing it rotates them all
 	items  []string
-	status int // 0 = 200
+	status int    // 0 = 200
+	hub    string // a WebSub hub the atom feed names, with itself as self
 	srv    *httptest.Server
 }
 
@@ -79,6 +80,9 @@ func (f *testFeed) serve(w http.ResponseWriter, r *http.Request) {
 	base := "http://" + r.Host
 	if f.format == "atom" {
 		b.WriteString(`<?xml version="1.0" encoding="utf-8"?><feed xmlns="http://www.w3.org/2005/Atom"><title>Atom Test</title><link href="` + base + `/"/><id>urn:t</id><updated>2026-01-01T00:00:00Z</updated>`)
+		if f.hub != "" {
+			fmt.Fprintf(&b, `<link rel="hub" href="%s"/><link rel="self" href="%s"/>`, html.EscapeString(f.hub), html.EscapeString(base+r.URL.RequestURI()))
+		}
 		for i := len(f.items) - 1; i >= 0; i-- {
 			fmt.Fprintf(&b, `<entry><title>%s</title><link href="%s/a/%d"/><id>urn:a:%d</id><updated>2026-01-0%dT00:00:00Z</updated><summary>Summary &lt;b&gt;%d&lt;/b&gt;</summary></entry>`,
 				html.EscapeString(f.items[i]), base, i, i, 1+i%9, i)
