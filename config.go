@@ -34,6 +34,7 @@ type Defaults struct {
 	RespectTTL bool
 	AlertAfter time.Duration // a feed failing this long raises one alert
 	StaleAfter time.Duration // 0: never
+	SameStory  SameStory     // how its items are matched to other feeds' stories
 }
 
 // HTTPConfig tunes the fetcher and the optional status listener.
@@ -64,6 +65,12 @@ type NotifierConfig struct {
 	TitleTemplate   string
 	MessageTemplate string
 	Digest          string // cron spec; empty = send immediately
+
+	// SameStory, Window and Escalate: see story.go. jsonl defaults to
+	// off, as its log keeps every item.
+	SameStory SameStory
+	Window    time.Duration // 0: DefaultStoryWindow
+	Escalate  *Escalate
 
 	Options map[string]string   // scalar type-specific options
 	Lists   map[string][]string // list options (email `to`, exec `command`)
@@ -103,6 +110,7 @@ type Feed struct {
 	RespectTTL bool
 	AlertAfter time.Duration
 	StaleAfter time.Duration
+	SameStory  SameStory
 	Line       int
 }
 

@@ -544,6 +544,23 @@ func (s benchStore) Ingest(feedID string, st crier.FeedState, items []crier.Item
 	return res, err
 }
 
+func (s benchStore) IngestStories(feedID string, st crier.FeedState, items []crier.Item, window time.Duration,
+	plan func([]crier.NewItem, bool, *store.StoryTx) ([]crier.Delivery, error)) (store.IngestResult, error) {
+	var ids []string
+	res, err := s.Store.IngestStories(feedID, st, items, window, func(fresh []crier.NewItem, first bool, stx *store.StoryTx) ([]crier.Delivery, error) {
+		ds, err := plan(fresh, first, stx)
+		ids = ids[:0]
+		for _, d := range ds {
+			ids = append(ids, d.Notification.ItemID)
+		}
+		return ds, err
+	})
+	if err == nil {
+		s.lat.committed(ids)
+	}
+	return res, err
+}
+
 // benchLatency pairs commits with sends by item ID.
 type benchLatency struct {
 	mu     sync.Mutex

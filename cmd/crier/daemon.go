@@ -94,8 +94,10 @@ func openDaemon(cfg *crier.Config, log *slog.Logger, env *cliEnv) (*daemon, erro
 func (d *daemon) newDispatcher(cfg *crier.Config, notifiers map[string]notify.Notifier) (*notify.Dispatcher, feeds.Routing) {
 	quiet := map[string]*crier.QuietHours{}
 	digest := map[string]string{}
-	routing := feeds.Routing{NotifierBurst: map[string]int{}, Alerts: cfg.Alerts.Notify}
+	routing := feeds.Routing{NotifierBurst: map[string]int{}, Alerts: cfg.Alerts.Notify,
+		Stories: feeds.StoryPolicy{Notifiers: map[string]feeds.NotifierStory{}}}
 	for _, nc := range cfg.Notifiers {
+		routing.Stories.Notifiers[nc.Name] = feeds.NotifierStory{Mode: nc.SameStory, Window: nc.Window, Escalate: nc.Escalate}
 		if nc.QuietHours != nil {
 			quiet[nc.Name] = nc.QuietHours
 		}
