@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -237,4 +238,31 @@ func (s *Store) StoryByKey(key string) (Story, bool, error) {
 		return Story{}, false, fmt.Errorf("read story of %s: %w", key, err)
 	}
 	return out, ok, nil
+}
+
+// StorySources names the feeds that reported a story ("s12") so far, for
+// digests; none once the story has left the window.
+func (s *Store) StorySources(story string) []string {
+	var id uint64
+	if _, err := fmt.Sscanf(story, "s%d", &id); err != nil {
+		return nil
+	}
+	var out []string
+	_ = s.db.View(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bStories)
+		if b == nil {
+			return nil
+		}
+		st, ok, err := (&StoryTx{stories: b}).load(u64(id))
+		if err != nil || !ok {
+			return err
+		}
+		for _, src := range st.Sources {
+			if !slices.Contains(out, src.Feed) {
+				out = append(out, src.Feed)
+			}
+		}
+		return nil
+	})
+	return out
 }

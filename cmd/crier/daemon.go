@@ -110,6 +110,7 @@ func (d *daemon) newDispatcher(cfg *crier.Config, notifiers map[string]notify.No
 	}
 	disp := notify.NewDispatcher(d.store, notifiers, notify.DispatcherOptions{
 		Log: d.log, QuietHours: quiet, Burst: routing.NotifierBurst, Digest: digest,
+		StorySources: d.store.StorySources,
 		OnResult: func(name string, _ store.Entry, err error) {
 			d.metrics.ObserveSend(name, err)
 			if q, ok := notifiers[name].(interface {
