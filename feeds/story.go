@@ -14,9 +14,19 @@ import (
 // inside the ingest transaction (store.StoryTx).
 type StoryIndex interface {
 	ByKey(key string) (store.Story, bool, error)
-	ByBand(band uint64) ([]store.Story, error)
+	Candidates(bands []uint64, perBand, limit int) ([]store.Candidate, error)
+	Story(id uint64) (store.Story, bool, error)
 	Put(s *store.Story) error
 }
+
+// A similar match looks at the newest candidatesPerBand stories of each
+// LSH band and at most maxCandidates in all: the cost of an item stays the
+// same however many feeds fill the window, and a duplicate is reported
+// within hours, among a band's newest.
+const (
+	candidatesPerBand = 4
+	maxCandidates     = 32
+)
 
 // NotifierStory is one notifier's same_story settings.
 type NotifierStory struct {
@@ -175,25 +185,32 @@ func matchStory(in ClusterInput, it crier.Item, idx StoryIndex, byID map[uint64]
 	}
 	if found == nil && features != nil {
 		bands = storyBands(features)
-		best := 0.0
-		tried := map[uint64]bool{}
-		for _, b := range bands {
-			cands, err := idx.ByBand(b)
-			if err != nil {
-				return nil, err
+		cands, err := idx.Candidates(bands, candidatesPerBand, maxCandidates)
+		if err != nil {
+			return nil, err
+		}
+		best, bestID := 0.0, uint64(0)
+		for _, c := range cands {
+			if s, ok := byID[c.ID]; ok {
+				c.Features, c.Feeds = s.story.Features, feedsOf(s.story)
 			}
-			for _, c := range cands {
-				if tried[c.ID] {
-					continue
+			if slices.Contains(c.Feeds, in.Feed.Name) {
+				continue // a feed's recurring titles are its own stories
+			}
+			if sc := headlineScore(features, c.Features); sc >= similarThreshold && sc > best {
+				best, bestID = sc, c.ID
+			}
+		}
+		if bestID != 0 {
+			if s, ok := byID[bestID]; ok {
+				found = s
+			} else {
+				st, ok, err := idx.Story(bestID)
+				if err != nil {
+					return nil, err
 				}
-				tried[c.ID] = true
-				c = cached(byID, c).story
-				if reportedBy(c, in.Feed.Name) {
-					continue // a feed's recurring titles are its own stories
-				}
-				if sc := headlineScore(features, c.Features); sc >= similarThreshold && sc > best {
-					best = sc
-					found = cached(byID, c)
+				if ok {
+					found = cached(byID, st)
 				}
 			}
 		}
@@ -243,13 +260,15 @@ func storyKeys(it crier.Item) []string {
 	return out
 }
 
-func reportedBy(s store.Story, feed string) bool {
+// feedsOf names the feeds that reported a story.
+func feedsOf(s store.Story) []string {
+	var out []string
 	for _, src := range s.Sources {
-		if src.Feed == feed {
-			return true
+		if !slices.Contains(out, src.Feed) {
+			out = append(out, src.Feed)
 		}
 	}
-	return false
+	return out
 }
 
 // alsoIn names the feeds other than feed that reported the story.

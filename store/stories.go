@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -20,10 +21,12 @@ import (
 //	stories      8-byte story ID (creation order) -> Story JSON
 //	storykeys    "l:"/"g:" item key -> 8-byte story ID
 //	storybands   8-byte LSH band hash + 8-byte story ID -> nothing
+//	storyfeatures 8-byte story ID -> its features and feeds, for matching
 var (
-	bStories    = []byte("stories")
-	bStoryKeys  = []byte("storykeys")
-	bStoryBands = []byte("storybands")
+	bStories       = []byte("stories")
+	bStoryKeys     = []byte("storykeys")
+	bStoryBands    = []byte("storybands")
+	bStoryFeatures = []byte("storyfeatures")
 )
 
 // pruneStoriesPerIngest bounds the expired stories one ingest deletes, so
@@ -35,13 +38,15 @@ const maxStorySources = 32
 
 // Story is what crier remembers of one story across feeds.
 type Story struct {
-	ID       uint64        `json:"id"`
-	Title    string        `json:"title"`
-	Link     string        `json:"link,omitempty"`
-	First    time.Time     `json:"first"`
-	Features []string      `json:"features,omitempty"` // headline features (same_story: similar)
-	Keys     []string      `json:"keys,omitempty"`     // item keys indexed for it
-	Bands    []uint64      `json:"bands,omitempty"`    // LSH bands indexed for it
+	ID    uint64    `json:"id"`
+	Title string    `json:"title"`
+	Link  string    `json:"link,omitempty"`
+	First time.Time `json:"first"`
+	// Features and Bands (same_story: similar) are kept compactly in
+	// the storyfeatures bucket, not in the story's JSON.
+	Features []string      `json:"-"`
+	Bands    []uint64      `json:"-"`
+	Keys     []string      `json:"keys,omitempty"` // item keys indexed for it
 	Sources  []StorySource `json:"sources"`
 	// Notified holds when each notifier was last pushed the story, and
 	// Escalated when it was sent its one "Developing: …" push.
@@ -77,7 +82,7 @@ func (s *Story) AddSource(src StorySource) {
 
 // StoryTx is the story index inside an ingest transaction.
 type StoryTx struct {
-	stories, keys, bands *bolt.Bucket
+	stories, keys, bands, features *bolt.Bucket
 }
 
 func storyTx(tx *bolt.Tx) (*StoryTx, error) {
@@ -85,7 +90,7 @@ func storyTx(tx *bolt.Tx) (*StoryTx, error) {
 	for _, b := range []struct {
 		name []byte
 		dst  **bolt.Bucket
-	}{{bStories, &st.stories}, {bStoryKeys, &st.keys}, {bStoryBands, &st.bands}} {
+	}{{bStories, &st.stories}, {bStoryKeys, &st.keys}, {bStoryBands, &st.bands}, {bStoryFeatures, &st.features}} {
 		bk, err := tx.CreateBucketIfNotExists(b.name)
 		if err != nil {
 			return nil, fmt.Errorf("create bucket %s: %w", b.name, err)
@@ -104,21 +109,98 @@ func (t *StoryTx) ByKey(key string) (Story, bool, error) {
 	return t.load(id)
 }
 
-// ByBand returns the stories indexed under an LSH band.
-func (t *StoryTx) ByBand(band uint64) ([]Story, error) {
-	prefix := u64(band)
-	var out []Story
+// Candidate is what a similar-headline match needs of a story, read
+// without decoding the story: its features and the feeds that reported it.
+type Candidate struct {
+	ID       uint64
+	Features []string
+	Feeds    []string
+}
+
+// Candidates returns the stories sharing an LSH band with bands: per band
+// the perBand newest, at most limit in all, so that the cost of a lookup
+// does not grow with the window however common a band is.
+func (t *StoryTx) Candidates(bands []uint64, perBand, limit int) ([]Candidate, error) {
+	var out []Candidate
+	seen := map[uint64]bool{}
 	c := t.bands.Cursor()
-	for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
-		s, ok, err := t.load(k[8:])
-		if err != nil {
-			return nil, err
+	for _, b := range bands {
+		// The band's newest entry is the last key before the next band.
+		prefix := u64(b)
+		var k []byte
+		if b == ^uint64(0) {
+			k, _ = c.Last()
+		} else if k, _ = c.Seek(u64(b + 1)); k == nil {
+			k, _ = c.Last()
+		} else {
+			k, _ = c.Prev()
 		}
-		if ok {
-			out = append(out, s)
+		for n := 0; k != nil && bytes.HasPrefix(k, prefix) && n < perBand; k, _ = c.Prev() {
+			n++
+			id := binary.BigEndian.Uint64(k[8:])
+			if seen[id] {
+				continue
+			}
+			seen[id] = true
+			v := t.features.Get(k[8:])
+			if v == nil {
+				continue
+			}
+			out = append(out, decodeCandidate(id, v))
+			if len(out) == limit {
+				return out, nil
+			}
 		}
 	}
 	return out, nil
+}
+
+// Story returns the story with the given ID.
+func (t *StoryTx) Story(id uint64) (Story, bool, error) { return t.load(u64(id)) }
+
+// The features bucket keeps, per story, its bands (a count and 8 bytes
+// each), then "feature\x1f…\x1efeed\x1f…".
+func encodeCandidate(s *Story) []byte {
+	var feedsSeen []string
+	for _, src := range s.Sources {
+		if !slices.Contains(feedsSeen, src.Feed) {
+			feedsSeen = append(feedsSeen, src.Feed)
+		}
+	}
+	v := binary.AppendUvarint(nil, uint64(len(s.Bands)))
+	for _, b := range s.Bands {
+		v = binary.BigEndian.AppendUint64(v, b)
+	}
+	v = append(v, strings.Join(s.Features, "\x1f")...)
+	v = append(v, '\x1e')
+	return append(v, strings.Join(feedsSeen, "\x1f")...)
+}
+
+// decodeBands splits a features value into its bands and the rest.
+func decodeBands(v []byte) ([]uint64, []byte) {
+	n, used := binary.Uvarint(v)
+	if used <= 0 || uint64(len(v)-used) < 8*n {
+		return nil, nil
+	}
+	v = v[used:]
+	bands := make([]uint64, n)
+	for i := range bands {
+		bands[i] = binary.BigEndian.Uint64(v[8*i:])
+	}
+	return bands, v[8*n:]
+}
+
+func decodeCandidate(id uint64, v []byte) Candidate {
+	_, v = decodeBands(v)
+	fs, feeds, _ := strings.Cut(string(v), "\x1e")
+	c := Candidate{ID: id}
+	if fs != "" {
+		c.Features = strings.Split(fs, "\x1f")
+	}
+	if feeds != "" {
+		c.Feeds = strings.Split(feeds, "\x1f")
+	}
+	return c
 }
 
 func (t *StoryTx) load(id []byte) (Story, bool, error) {
@@ -129,6 +211,12 @@ func (t *StoryTx) load(id []byte) (Story, bool, error) {
 	var s Story
 	if err := json.Unmarshal(v, &s); err != nil {
 		return Story{}, false, fmt.Errorf("decode story %d: %w", binary.BigEndian.Uint64(id), err)
+	}
+	if t.features != nil {
+		if fv := t.features.Get(id); fv != nil {
+			s.Features = decodeCandidate(s.ID, fv).Features
+			s.Bands, _ = decodeBands(fv)
+		}
 	}
 	return s, true, nil
 }
@@ -160,6 +248,11 @@ func (t *StoryTx) Put(s *Story) error {
 			return fmt.Errorf("index story %d: %w", s.ID, err)
 		}
 	}
+	if len(s.Bands) > 0 {
+		if err := t.features.Put(id, encodeCandidate(s)); err != nil {
+			return fmt.Errorf("index story %d: %w", s.ID, err)
+		}
+	}
 	v, err := json.Marshal(s)
 	if err != nil {
 		return fmt.Errorf("encode story %d: %w", s.ID, err)
@@ -186,10 +279,16 @@ func (t *StoryTx) prune(cutoff time.Time, limit int) error {
 				}
 			}
 		}
-		for _, b := range s.Bands {
-			if err := t.bands.Delete(append(u64(b), k...)); err != nil {
-				return err
+		if fv := t.features.Get(k); fv != nil {
+			bands, _ := decodeBands(fv)
+			for _, b := range bands {
+				if err := t.bands.Delete(append(u64(b), k...)); err != nil {
+					return err
+				}
 			}
+		}
+		if err := t.features.Delete(k); err != nil {
+			return err
 		}
 		if err := t.stories.Delete(k); err != nil {
 			return err
@@ -265,4 +364,22 @@ func (s *Store) StorySources(story string) []string {
 		return nil
 	})
 	return out
+}
+
+// SeenAt says when key was first seen in feedID, for `crier explain`.
+func (s *Store) SeenAt(feedID, key string) (time.Time, bool, error) {
+	var at time.Time
+	var ok bool
+	err := s.db.View(func(tx *bolt.Tx) error {
+		if b := tx.Bucket(bSeen).Bucket([]byte(feedID)); b != nil {
+			if v := b.Get([]byte(key)); v != nil {
+				at, ok = bytesTime(v), true
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return time.Time{}, false, fmt.Errorf("feed %s: read seen key: %w", feedID, err)
+	}
+	return at, ok, nil
 }
