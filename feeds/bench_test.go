@@ -145,12 +145,12 @@ func benchConfig(tb testing.TB, dir string, urls []string, sameStory ...string) 
 	tb.Helper()
 	var y strings.Builder
 	fmt.Fprintf(&y, "state_dir: %s\nhttp:\n  concurrency: %d\n", dir, benchConcurrency)
-	for _, s := range sameStory {
-		fmt.Fprintf(&y, "defaults:\n  same_story: %s\n", s)
-	}
 	// Every generated feed is on one loopback host; real feeds are on
 	// many, so the per-host limit must not be what bounds the benchmark.
 	fmt.Fprintf(&y, "  per_host: %d\n", benchConcurrency)
+	for _, s := range sameStory {
+		fmt.Fprintf(&y, "defaults:\n  same_story: %s\n", s)
+	}
 	y.WriteString("notifiers:\n  - name: log\n    type: jsonl\n    path: notifications.jsonl\nfeeds:\n")
 	for i, u := range urls {
 		fmt.Fprintf(&y, "  - name: news-%d\n    url: %s\n", i, u)
