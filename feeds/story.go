@@ -111,7 +111,14 @@ func Cluster(in ClusterInput, ds []crier.Delivery, idx StoryIndex) ([]crier.Deli
 		n := d.Notification
 		s := byItem[n.ItemID]
 		if n.Kind == crier.KindSummary {
-			d.Notification.Items = storyHeadlines(n.Items, byItem)
+			var told []*storyState
+			d.Notification.Items, told = storyHeadlines(n.Items, byItem)
+			for _, s := range told { // a story in a summary was told too
+				if s.story.Notified == nil {
+					s.story.Notified = map[string]time.Time{}
+				}
+				s.story.Notified[d.Notifier] = in.Now
+			}
 		}
 		if n.Kind != crier.KindItem || s == nil {
 			out = append(out, d)
@@ -335,29 +342,30 @@ func routedNotifiers(f crier.Feed) []string {
 	return out
 }
 
-// storyHeadlines lists each story of a summary once, with its sources.
-func storyHeadlines(hs []crier.Headline, byItem map[string]*storyState) []crier.Headline {
+// storyHeadlines lists each story of a summary once, with its sources,
+// and returns the stories it lists.
+func storyHeadlines(hs []crier.Headline, byItem map[string]*storyState) ([]crier.Headline, []*storyState) {
 	byLink := map[string]*storyState{}
 	for _, s := range byItem {
 		src := s.story.Sources[s.src]
 		byLink[src.Link] = s
 	}
 	var out []crier.Headline
-	seen := map[*storyState]bool{}
+	var told []*storyState
 	for _, h := range hs {
 		s := byLink[h.Link]
 		if s == nil || h.Link == "" {
 			out = append(out, h)
 			continue
 		}
-		if seen[s] {
+		if slices.Contains(told, s) {
 			continue
 		}
-		seen[s] = true
+		told = append(told, s)
 		h.Sources = strings.Join(alsoIn(s.story, ""), ", ")
 		out = append(out, h)
 	}
-	return out
+	return out, told
 }
 
 // ingest commits a poll, with its stories updated in the same transaction

@@ -324,3 +324,18 @@ func TestSameStorySummaryListsStoryOnce(t *testing.T) {
 		t.Errorf("summary lists %q, want %q", lines, want)
 	}
 }
+
+// A story told in a burst summary counts as pushed: another feed's report
+// of it is not pushed again.
+func TestSameStorySummaryCountsAsPushed(t *testing.T) {
+	t.Parallel()
+	e := newStoryEnv(t, StoryPolicy{})
+	a, b := storyFeed("a", crier.SameStoryLink, "po"), storyFeed("b", crier.SameStoryLink, "po")
+	a.Burst = 1
+	if got := e.poll(t, a, storyItem{"One", "https://news.example/1", ""}, storyItem{"Two", "https://news.example/2", ""}); len(got) != 1 {
+		t.Fatalf("pushed %q, want one summary", pushed(got))
+	}
+	if got := pushed(e.poll(t, b, storyItem{"One", "https://news.example/1", ""})); got != nil {
+		t.Errorf("a story already in a summary pushed %q", got)
+	}
+}
