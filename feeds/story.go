@@ -28,6 +28,10 @@ const (
 	maxCandidates     = 32
 )
 
+// maxStoryKeys bounds the links and GUIDs one story is found by, however
+// many feeds report it.
+const maxStoryKeys = 64
+
 // NotifierStory is one notifier's same_story settings.
 type NotifierStory struct {
 	Mode     crier.SameStory
@@ -229,7 +233,7 @@ func matchStory(in ClusterInput, it crier.Item, idx StoryIndex, byID map[uint64]
 		found = &storyState{story: store.Story{Title: it.Title, Link: it.Link, First: in.Now, Features: features, Bands: bands}}
 	}
 	for _, k := range keys {
-		if !slices.Contains(found.story.Keys, k) {
+		if len(found.story.Keys) < maxStoryKeys && !slices.Contains(found.story.Keys, k) {
 			found.story.Keys = append(found.story.Keys, k)
 		}
 	}
