@@ -35,6 +35,7 @@ type Defaults struct {
 	AlertAfter time.Duration // a feed failing this long raises one alert
 	StaleAfter time.Duration // 0: never
 	WebSub     string        // WebSubAuto or WebSubOff
+	SameStory  SameStory     // how its items are matched to other feeds' stories
 	// WebSubFallback is how often a feed whose hub pushes is still polled.
 	WebSubFallback time.Duration
 }
@@ -80,6 +81,12 @@ type NotifierConfig struct {
 	MessageTemplate string
 	Digest          string // cron spec; empty = send immediately
 
+	// SameStory, Window and Escalate: see story.go. jsonl defaults to
+	// off, as its log keeps every item.
+	SameStory SameStory
+	Window    time.Duration // 0: DefaultStoryWindow
+	Escalate  *Escalate
+
 	Options map[string]string   // scalar type-specific options
 	Lists   map[string][]string // list options (email `to`, exec `command`)
 	Maps    map[string]map[string]string
@@ -121,6 +128,7 @@ type Feed struct {
 	WebSub     string // WebSubAuto or WebSubOff
 	// WebSubFallback is the polling interval while a hub pushes the feed.
 	WebSubFallback time.Duration
+	SameStory      SameStory
 	Line           int
 }
 

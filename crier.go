@@ -43,6 +43,9 @@ func (it Item) ID() string {
 type Headline struct {
 	Title string `json:"title"`
 	Link  string `json:"link,omitempty"`
+	// Sources names, comma-separated, every feed that reported the
+	// headline's story, so that a summary lists one story once.
+	Sources string `json:"sources,omitempty"`
 }
 
 // Notification kinds.
@@ -80,6 +83,11 @@ type Notification struct {
 	Items []Headline `json:"items,omitempty"`
 	// Digest marks the summary a notifier's digest schedule produced.
 	Digest bool `json:"digest,omitempty"`
+
+	// Story identifies the story an item belongs to across feeds, and
+	// AlsoIn names the other feeds that reported it so far (same_story).
+	Story  string   `json:"story,omitempty"`
+	AlsoIn []string `json:"also_in,omitempty"`
 
 	QueuedAt time.Time `json:"queued_at"`
 }

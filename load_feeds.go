@@ -72,6 +72,10 @@ func (l *loader) setting(d *Defaults, e entry, field string) bool {
 		if v, ok := l.duration(e.v, f, time.Minute); ok {
 			d.WebSubFallback = v
 		}
+	case "same_story":
+		if v, ok := l.sameStory(e.v, f); ok {
+			d.SameStory = v
+		}
 	default:
 		return false
 	}
@@ -235,6 +239,7 @@ func (l *loader) feed(n *yaml.Node, field string, d Defaults) (Feed, feedNodes, 
 	}
 	f.Schedule, f.Notify, f.Backfill, f.Timeout = s.Schedule, s.Notify, s.Backfill, s.Timeout
 	f.Burst, f.Include, f.Exclude, f.MaxItems = s.Burst, s.Include, s.Exclude, s.MaxItems
+	f.SameStory = s.SameStory
 	f.MaxBackoff, f.RespectTTL, f.AlertAfter, f.StaleAfter = s.MaxBackoff, s.RespectTTL, s.AlertAfter, s.StaleAfter
 	f.WebSub, f.WebSubFallback = s.WebSub, s.WebSubFallback
 	return f, fn, true

@@ -176,6 +176,7 @@ func (l *loader) notifier(n *yaml.Node, field, stateDir string) (NotifierConfig,
 	}
 
 	var nameNode, digestNode *yaml.Node
+	sameStorySet := false
 	secrets := secretEntries{}
 	given := map[string]*yaml.Node{}
 	for _, e := range es {
@@ -196,6 +197,17 @@ func (l *loader) notifier(n *yaml.Node, field, stateDir string) (NotifierConfig,
 			}
 		case "quiet_hours":
 			nc.QuietHours = l.quietHours(e.v, fk)
+		case "same_story":
+			if v, ok := l.sameStory(e.v, fk); ok {
+				nc.SameStory = v
+				sameStorySet = true
+			}
+		case "window":
+			if v, ok := l.duration(e.v, fk, 1); ok {
+				nc.Window = v
+			}
+		case "escalate":
+			nc.Escalate = l.escalate(e.v, fk)
 		case "title_template", "message_template":
 			if v, ok := l.str(e.v, fk); ok {
 				if err := checkNotificationTemplate(e.key, v); err != nil {
@@ -258,6 +270,9 @@ func (l *loader) notifier(n *yaml.Node, field, stateDir string) (NotifierConfig,
 		} else if spec.def != "" {
 			nc.Options[key] = spec.def
 		}
+	}
+	if nc.Type == "jsonl" && !sameStorySet {
+		nc.SameStory = SameStoryOff // its log keeps every item, marked with its story
 	}
 	if nc.Type == "jsonl" && nc.Burst == nil {
 		zero := 0 // its log is meant to keep every item

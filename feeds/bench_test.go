@@ -139,13 +139,18 @@ type benchPipe struct {
 	stop   func()
 }
 
-func benchConfig(tb testing.TB, dir string, urls []string) *crier.Config {
+// benchConfig writes the benchmark's config; sameStory, when given, is
+// the defaults' same_story.
+func benchConfig(tb testing.TB, dir string, urls []string, sameStory ...string) *crier.Config {
 	tb.Helper()
 	var y strings.Builder
 	fmt.Fprintf(&y, "state_dir: %s\nhttp:\n  concurrency: %d\n", dir, benchConcurrency)
 	// Every generated feed is on one loopback host; real feeds are on
 	// many, so the per-host limit must not be what bounds the benchmark.
 	fmt.Fprintf(&y, "  per_host: %d\n", benchConcurrency)
+	for _, s := range sameStory {
+		fmt.Fprintf(&y, "defaults:\n  same_story: %s\n", s)
+	}
 	y.WriteString("notifiers:\n  - name: log\n    type: jsonl\n    path: notifications.jsonl\nfeeds:\n")
 	for i, u := range urls {
 		fmt.Fprintf(&y, "  - name: news-%d\n    url: %s\n", i, u)
@@ -170,7 +175,9 @@ func newBenchPipe(tb testing.TB, cfg *crier.Config, lat *benchLatency) *benchPip
 	p := &benchPipe{cfg: cfg, st: st, lat: lat}
 	notifiers := map[string]notify.Notifier{}
 	burst := map[string]int{}
+	stories := feeds.StoryPolicy{Notifiers: map[string]feeds.NotifierStory{}}
 	for _, nc := range cfg.Notifiers {
+		stories.Notifiers[nc.Name] = feeds.NotifierStory{Mode: nc.SameStory, Window: nc.Window, Escalate: nc.Escalate}
 		n, err := notify.Build(nc, notify.Deps{StateDir: cfg.StateDir})
 		if err != nil {
 			tb.Fatal(err)
@@ -192,6 +199,7 @@ func newBenchPipe(tb testing.TB, cfg *crier.Config, lat *benchLatency) *benchPip
 		Queued:        p.disp.Kick,
 		Interval:      func(f crier.Feed) time.Duration { return feeds.Interval(f.Schedule) },
 	})
+	p.poller.SetRouting(feeds.Routing{NotifierBurst: burst, Stories: stories})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() {
@@ -443,9 +451,27 @@ func BenchmarkPipeline(b *testing.B) {
 		report(b, &m, p, "bare-parse")
 		b.ReportMetric(ms(first.cpuPer()), "first-cpu-ms")
 	})
-	b.Run("churn", func(b *testing.B) {
+	// churn runs with the default same_story (link); churn-off is crier
+	// before stories, churn-similar adds headline matching. cpu-vs-off
+	// is the cost of stories.
+	churn := func(name, sameStory string) {
+		b.Run(name, func(b *testing.B) {
+			churnCycles(b, remote, urls, sameStory, base, report)
+		})
+	}
+	churn("churn-off", "off")
+	churn("churn", "link")
+	churn("churn-similar", "similar")
+}
+
+func churnCycles(b *testing.B, remote feedgen.Remote, urls []string, sameStory string, base map[string]*meter,
+	report func(*testing.B, *meter, *benchPipe, string)) {
+	ctx := context.Background()
+	n := len(urls)
+	{
 		b.StopTimer()
-		p := seeded(b)
+		p := newBenchPipe(b, benchConfig(b, b.TempDir(), urls, sameStory), nil)
+		p.poll(b, wantSeeded)
 		var m meter
 		var drain time.Duration
 		for range b.N {
@@ -462,7 +488,13 @@ func BenchmarkPipeline(b *testing.B) {
 		}
 		report(b, &m, p, "bare-parse")
 		b.ReportMetric(ms(drain)/float64(b.N), "drain-ms/cycle")
-	})
+		if off := base["churn-off"]; off != nil && sameStory != "off" {
+			b.ReportMetric(float64(m.cpuPer())/float64(off.cpuPer()), "cpu-vs-off")
+		}
+		if sameStory == "off" {
+			base["churn-off"] = &m
+		}
+	}
 }
 
 // bareLoop is the floor: GET each feed with its validators and hand the
@@ -537,6 +569,23 @@ func (s benchStore) Ingest(feedID string, st crier.FeedState, items []crier.Item
 			ids = append(ids, d.Notification.ItemID)
 		}
 		return ds
+	})
+	if err == nil {
+		s.lat.committed(ids)
+	}
+	return res, err
+}
+
+func (s benchStore) IngestStories(feedID string, st crier.FeedState, items []crier.Item, window time.Duration,
+	plan func([]crier.NewItem, bool, *store.StoryTx) ([]crier.Delivery, error)) (store.IngestResult, error) {
+	var ids []string
+	res, err := s.Store.IngestStories(feedID, st, items, window, func(fresh []crier.NewItem, first bool, stx *store.StoryTx) ([]crier.Delivery, error) {
+		ds, err := plan(fresh, first, stx)
+		ids = ids[:0]
+		for _, d := range ds {
+			ids = append(ids, d.Notification.ItemID)
+		}
+		return ds, err
 	})
 	if err == nil {
 		s.lat.committed(ids)

@@ -21,6 +21,9 @@ type Store interface {
 	SaveFeedState(feedID string, st crier.FeedState) error
 	Ingest(feedID string, st crier.FeedState, items []crier.Item,
 		plan func(fresh []crier.NewItem, firstPoll bool) []crier.Delivery) (store.IngestResult, error)
+	// IngestStories is Ingest with the story index (same_story).
+	IngestStories(feedID string, st crier.FeedState, items []crier.Item, window time.Duration,
+		plan func(fresh []crier.NewItem, firstPoll bool, stories *store.StoryTx) ([]crier.Delivery, error)) (store.IngestResult, error)
 	Enqueue(ds ...crier.Delivery) ([]store.Entry, error)
 }
 
@@ -65,6 +68,7 @@ type Poller struct {
 type Routing struct {
 	NotifierBurst map[string]int
 	Alerts        []string
+	Stories       StoryPolicy
 }
 
 // SetRouting applies reloaded notifier settings to the polls that follow.
@@ -387,7 +391,7 @@ func (p *Poller) absorb(feed crier.Feed, f fetched, st *crier.FeedState, res *Re
 		stats = s
 		return ds
 	}
-	ir, err := p.store.Ingest(feed.FeedID(), *st, parsed.Items, plan)
+	ir, err := p.ingest(feed, *st, parsed.Items, now, plan)
 	if err != nil {
 		st.ETag, st.LastModified, st.BodyHash = prev.ETag, prev.LastModified, prev.BodyHash
 		return storeError{fmt.Errorf("record items: %w", err)}

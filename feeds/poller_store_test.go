@@ -27,6 +27,14 @@ func (f *fullDiskStore) Ingest(feedID string, st crier.FeedState, items []crier.
 	return f.Store.Ingest(feedID, st, items, plan)
 }
 
+func (f *fullDiskStore) IngestStories(feedID string, st crier.FeedState, items []crier.Item, window time.Duration,
+	plan func([]crier.NewItem, bool, *store.StoryTx) ([]crier.Delivery, error)) (store.IngestResult, error) {
+	if f.full.Load() {
+		return store.IngestResult{}, errDiskFull
+	}
+	return f.Store.IngestStories(feedID, st, items, window, plan)
+}
+
 func (f *fullDiskStore) SaveFeedState(feedID string, st crier.FeedState) error {
 	if f.full.Load() {
 		return errDiskFull

@@ -449,6 +449,14 @@ func (f *failOnceStore) Ingest(feedID string, st crier.FeedState, items []crier.
 	return f.Store.Ingest(feedID, st, items, plan)
 }
 
+func (f *failOnceStore) IngestStories(feedID string, st crier.FeedState, items []crier.Item, window time.Duration,
+	plan func([]crier.NewItem, bool, *store.StoryTx) ([]crier.Delivery, error)) (store.IngestResult, error) {
+	if f.fail.CompareAndSwap(true, false) {
+		return store.IngestResult{}, errors.New("disk full")
+	}
+	return f.Store.IngestStories(feedID, st, items, window, plan)
+}
+
 // TestPollFailedIngestKeepsOldValidators: when the items of a fetch could
 // not be recorded, the next poll must fetch them again, not be told "not
 // modified" because the new ETag was remembered.

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/crierd/crier"
@@ -103,9 +104,14 @@ func (d *Dispatcher) coalesceDigest(l *lane, held []store.Entry, now time.Time) 
 	var pieces []piece
 	feedOrder := map[string]int{}
 	ids := make([]uint64, 0, len(held))
+	stories := map[string]int{} // story -> its piece
 	for _, e := range held {
 		ids = append(ids, e.ID)
 		n := e.Notification
+		if i, ok := stories[n.Story]; ok && n.Kind == crier.KindItem {
+			pieces[i].h.Sources = joinSources(pieces[i].h.Sources, n.Feed, n.AlsoIn)
+			continue
+		}
 		if _, ok := feedOrder[n.Feed]; !ok {
 			feedOrder[n.Feed] = len(feedOrder)
 		}
@@ -122,7 +128,15 @@ func (d *Dispatcher) coalesceDigest(l *lane, held []store.Entry, now time.Time) 
 			}
 			continue
 		}
-		pieces = append(pieces, piece{n.Feed, at, crier.Headline{Title: renderHeadline(n), Link: n.Link}})
+		h := crier.Headline{Title: renderHeadline(n), Link: n.Link}
+		if n.Story != "" && n.Kind == crier.KindItem {
+			stories[n.Story] = len(pieces)
+			h.Sources = joinSources("", n.Feed, n.AlsoIn)
+			if d.opt.StorySources != nil {
+				h.Sources = joinSources(h.Sources, "", d.opt.StorySources(n.Story))
+			}
+		}
+		pieces = append(pieces, piece{n.Feed, at, h})
 	}
 	slices.SortStableFunc(pieces, func(a, b piece) int {
 		if c := cmp.Compare(feedOrder[a.feed], feedOrder[b.feed]); c != 0 {
@@ -149,7 +163,10 @@ func (d *Dispatcher) coalesceDigest(l *lane, held []store.Entry, now time.Time) 
 		if p.h.Title == "" && p.h.Link == "" {
 			continue // counted in a summary, never listed
 		}
-		if len(feedOrder) > 1 {
+		switch {
+		case strings.Contains(p.h.Sources, ", "):
+			p.h.Title = p.h.Sources + ": " + p.h.Title // one story, every feed that told it
+		case len(feedOrder) > 1:
 			p.h.Title = p.feed + ": " + p.h.Title
 		}
 		dig.Items = append(dig.Items, p.h)
@@ -160,4 +177,18 @@ func (d *Dispatcher) coalesceDigest(l *lane, held []store.Entry, now time.Time) 
 	}
 	d.log.Info("digest ready", "notifier", l.name, "headlines", dig.Count, "feeds", len(feedOrder))
 	return nil
+}
+
+// joinSources adds feed and more to a comma-separated list of feeds.
+func joinSources(list, feed string, more []string) string {
+	names := []string{}
+	if list != "" {
+		names = strings.Split(list, ", ")
+	}
+	for _, f := range append([]string{feed}, more...) {
+		if f != "" && !slices.Contains(names, f) {
+			names = append(names, f)
+		}
+	}
+	return strings.Join(names, ", ")
 }

@@ -48,6 +48,9 @@ type DispatcherOptions struct {
 	// OnResult, when set, sees every attempt (err nil: delivered), and the
 	// late success of a send abandoned at its timeout.
 	OnResult func(notifier string, e store.Entry, err error)
+	// StorySources, when set, names the feeds that reported a story so
+	// far (same_story), so that a digest lists it once with all of them.
+	StorySources func(story string) []string
 }
 
 // Dispatcher drains the outbox into the notifiers: per notifier, oldest

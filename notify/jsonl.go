@@ -54,7 +54,7 @@ func openJSONLFile(path string) (jsonlFile, error) {
 }
 
 // jsonlRecord fixes the field names and their order; Kind, Count and Items
-// appear for summaries only.
+// appear for summaries only, Story and AlsoIn for items of a story.
 type jsonlRecord struct {
 	Feed      string           `json:"feed"`
 	FeedURL   string           `json:"feed_url"`
@@ -68,6 +68,10 @@ type jsonlRecord struct {
 	Kind      string           `json:"kind,omitempty"`
 	Count     int              `json:"count,omitempty"`
 	Items     []crier.Headline `json:"items,omitempty"`
+	// Story and AlsoIn (same_story): the item's story across feeds and
+	// the other feeds that reported it before.
+	Story  string   `json:"story,omitempty"`
+	AlsoIn []string `json:"also_in,omitempty"`
 }
 
 // NewJSONL writes to path, which the caller has already resolved.
@@ -174,6 +178,8 @@ func (j *JSONL) encode(n crier.Notification) ([]byte, error) {
 		ID:       n.ItemID,
 		Summary:  n.Summary,
 		Notifier: j.name,
+		Story:    n.Story,
+		AlsoIn:   n.AlsoIn,
 	}
 	if !n.Published.IsZero() {
 		rec.Published = n.Published.Format(time.RFC3339)

@@ -168,6 +168,19 @@ type IngestResult struct {
 // queues nothing.
 func (s *Store) Ingest(feedID string, st crier.FeedState, items []crier.Item,
 	plan func(fresh []crier.NewItem, firstPoll bool) []crier.Delivery) (IngestResult, error) {
+	var txPlan func(*bolt.Tx, []crier.NewItem, bool) ([]crier.Delivery, error)
+	if plan != nil {
+		txPlan = func(_ *bolt.Tx, fresh []crier.NewItem, first bool) ([]crier.Delivery, error) {
+			return plan(fresh, first), nil
+		}
+	}
+	return s.ingest(feedID, st, items, txPlan)
+}
+
+// ingest is Ingest with a plan that may read and write other state in the
+// same transaction (see IngestStories).
+func (s *Store) ingest(feedID string, st crier.FeedState, items []crier.Item,
+	plan func(tx *bolt.Tx, fresh []crier.NewItem, firstPoll bool) ([]crier.Delivery, error)) (IngestResult, error) {
 	var res IngestResult
 	now := s.now()
 	err := s.group.update(func(tx *bolt.Tx) error {
@@ -229,7 +242,9 @@ func (s *Store) Ingest(feedID string, st crier.FeedState, items []crier.Item,
 
 		var deliveries []crier.Delivery
 		if plan != nil {
-			deliveries = plan(fresh, res.FirstPoll)
+			if deliveries, err = plan(tx, fresh, res.FirstPoll); err != nil {
+				return err
+			}
 		}
 
 		// Mark seen, keeping the first-seen time of keys already known;

@@ -103,8 +103,10 @@ func openDaemon(cfg *crier.Config, log *slog.Logger, env *cliEnv) (*daemon, erro
 func (d *daemon) newDispatcher(cfg *crier.Config, notifiers map[string]notify.Notifier) (*notify.Dispatcher, feeds.Routing) {
 	quiet := map[string]*crier.QuietHours{}
 	digest := map[string]string{}
-	routing := feeds.Routing{NotifierBurst: map[string]int{}, Alerts: cfg.Alerts.Notify}
+	routing := feeds.Routing{NotifierBurst: map[string]int{}, Alerts: cfg.Alerts.Notify,
+		Stories: feeds.StoryPolicy{Notifiers: map[string]feeds.NotifierStory{}}}
 	for _, nc := range cfg.Notifiers {
+		routing.Stories.Notifiers[nc.Name] = feeds.NotifierStory{Mode: nc.SameStory, Window: nc.Window, Escalate: nc.Escalate}
 		if nc.QuietHours != nil {
 			quiet[nc.Name] = nc.QuietHours
 		}
@@ -117,6 +119,7 @@ func (d *daemon) newDispatcher(cfg *crier.Config, notifiers map[string]notify.No
 	}
 	disp := notify.NewDispatcher(d.store, notifiers, notify.DispatcherOptions{
 		Log: d.log, QuietHours: quiet, Burst: routing.NotifierBurst, Digest: digest,
+		StorySources: d.store.StorySources,
 		OnResult: func(name string, _ store.Entry, err error) {
 			d.metrics.ObserveSend(name, err)
 			if q, ok := notifiers[name].(interface {

@@ -10,6 +10,7 @@ _crier() {
     'check:validate the config without touching the store or the network'
     'test-notify:send one test notification through the named notifier'
     'status:print every feed'\''s state (from the running daemon, or the store)'
+    'explain:say why an item was or was not pushed (the daemon must be stopped)'
     'deadletters:list notifications that could not be delivered'
     'redeliver:move dead letters back to the outbox'
     'backup:write a consistent copy of the state file, also while the daemon runs'
@@ -76,6 +77,13 @@ _crier() {
         '--config=[config file (default: $CRIER_CONFIG, $CONFIGURATION_DIRECTORY/config.yaml, ~/.config/crier/config.yaml)]:file:_files' \
         '--log-format=[log format: text or json]:string:(text json)' \
         '--log-level=[log level: debug, info, warn, error]:string:(debug info warn error)'
+      ;;
+    explain)
+      _arguments \
+        '--config=[config file (default: $CRIER_CONFIG, $CONFIGURATION_DIRECTORY/config.yaml, ~/.config/crier/config.yaml)]:file:_files' \
+        '--log-format=[log format: text or json]:string:(text json)' \
+        '--log-level=[log level: debug, info, warn, error]:string:(debug info warn error)' \
+        '*:file:_files'
       ;;
     deadletters)
       _arguments \

@@ -1,0 +1,71 @@
+package store
+
+import (
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/crierd/crier"
+)
+
+// Stories are bounded by the window: once older than it, a story goes with
+// its link keys, bands and features, and the state file does not grow
+// with every story ever seen.
+func TestStoriesPrunedAfterWindow(t *testing.T) {
+	t.Parallel()
+	clk := newClock()
+	s := openAt(t, filepath.Join(t.TempDir(), "state.db"), clk)
+	bands := []uint64{7, 1<<64 - 1}
+	put := func(feed, link string) {
+		t.Helper()
+		items := []crier.Item{{Keys: []string{"l:" + link}, Title: link}}
+		_, err := s.IngestStories(feed, crier.FeedState{}, items, time.Hour,
+			func(fresh []crier.NewItem, _ bool, stx *StoryTx) ([]crier.Delivery, error) {
+				for _, it := range fresh {
+					st := &Story{Title: it.Title, First: clk.Now(), Keys: it.Keys, Bands: bands, Features: []string{"a", "b", "c"},
+						Sources: []StorySource{{Feed: feed, Title: it.Title, At: clk.Now()}}}
+					if err := stx.Put(st); err != nil {
+						return nil, err
+					}
+				}
+				return nil, nil
+			})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	candidates := func() int {
+		t.Helper()
+		var n int
+		_, err := s.IngestStories("probe", crier.FeedState{}, nil, time.Hour,
+			func(_ []crier.NewItem, _ bool, stx *StoryTx) ([]crier.Delivery, error) {
+				cs, err := stx.Candidates(bands, 4, 32)
+				n = len(cs)
+				return nil, err
+			})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+
+	put("a", "https://x.example/old")
+	clk.Advance(30 * time.Minute)
+	put("b", "https://x.example/new")
+	if n := candidates(); n != 2 {
+		t.Fatalf("inside the window: %d candidates, want 2", n)
+	}
+	clk.Advance(45 * time.Minute) // the old story is 75 minutes old
+	if n := candidates(); n != 1 {
+		t.Errorf("after the window: %d candidates, want the new story only", n)
+	}
+	if _, ok, _ := s.StoryByKey("l:https://x.example/old"); ok {
+		t.Error("the old story's link still finds it")
+	}
+	if _, ok, _ := s.StoryByKey("l:https://x.example/new"); !ok {
+		t.Error("the new story was dropped with the old")
+	}
+	if got := s.StorySources("s2"); len(got) != 1 || got[0] != "b" {
+		t.Errorf("sources of the new story: %q", got)
+	}
+}
