@@ -63,11 +63,13 @@ func (h *handler) rebound(r *http.Request) string {
 		"or send \"Authorization: Bearer <token>\" (the token in http.token_file)"
 }
 
-// guard lets a state-changing call through only when it may change state.
+// guard lets a state-changing call (or a private read: the backup, crier's
+// own feeds) through only from a loopback or unix-socket listener, or with
+// the bearer token.
 func (h *handler) guard(next http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		if msg := h.forbidden(r); msg != "" {
-			h.log.Warn("web: refused a state-changing call", "path", r.URL.Path, "remote", r.RemoteAddr, "reason", msg)
+			h.log.Warn("web: refused a call that needs loopback or the token", "path", r.URL.Path, "remote", r.RemoteAddr, "reason", msg)
 			writeJSON(w, http.StatusForbidden, apiError{msg})
 			return
 		}

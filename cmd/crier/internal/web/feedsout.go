@@ -29,20 +29,6 @@ type story struct {
 	notifiers []string
 }
 
-// private lets a read through under the same rules as a state-changing
-// call: crier's feeds show what crier pushed, which may be as private as
-// the phone it went to, so off loopback they need the bearer token.
-func (h *handler) private(next http.HandlerFunc) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
-		if msg := h.forbidden(r); msg != "" {
-			h.log.Warn("web: refused a feed request", "path", r.URL.Path, "remote", r.RemoteAddr, "reason", msg)
-			writeJSON(w, http.StatusForbidden, apiError{msg})
-			return
-		}
-		next(w, r)
-	}
-}
-
 // feedOut serves /feeds/all.atom, /feeds/all.json and /feeds/NOTIFIER.atom
 // (or .json): the last storiesOut stories delivered, through every
 // notifier or through one.
