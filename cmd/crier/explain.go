@@ -23,11 +23,7 @@ func cmdExplain(_ context.Context, env *cliEnv, args []string) error {
 	if f.NArg() != 1 {
 		return &exitError{2, "crier explain: give the item's link"}
 	}
-	cfg, err := f.loadConfig(env)
-	if err != nil {
-		return err
-	}
-	st, err := openStore(cfg)
+	cfg, st, err := f.openConfigStore(env)
 	if err != nil {
 		return err
 	}

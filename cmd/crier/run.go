@@ -81,6 +81,20 @@ func storeError(err error) error {
 }
 
 // openStore opens the configured store for the offline tools.
+// openConfigStore loads the config and opens its store, for the offline
+// tools that read or change the store of a stopped daemon.
+func (f *flags) openConfigStore(env *cliEnv) (*crier.Config, *store.Store, error) {
+	cfg, err := f.loadConfig(env)
+	if err != nil {
+		return nil, nil, err
+	}
+	st, err := openStore(cfg)
+	if err != nil {
+		return nil, nil, err
+	}
+	return cfg, st, nil
+}
+
 func openStore(cfg *crier.Config) (*store.Store, error) {
 	st, err := store.Open(stateFile(cfg), store.Options{Logger: slog.New(slog.DiscardHandler)})
 	if errors.Is(err, store.ErrLocked) {

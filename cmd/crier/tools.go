@@ -44,11 +44,7 @@ func cmdDeadLetters(_ context.Context, env *cliEnv, args []string) error {
 	if err := f.Parse(args); err != nil {
 		return err
 	}
-	cfg, err := f.loadConfig(env)
-	if err != nil {
-		return err
-	}
-	st, err := openStore(cfg)
+	_, st, err := f.openConfigStore(env)
 	if err != nil {
 		return err
 	}
@@ -87,11 +83,7 @@ func cmdRedeliver(_ context.Context, env *cliEnv, args []string) error {
 	if *all == (len(ids) > 0) {
 		return &exitError{2, "crier redeliver: give --all or one or more IDs (see crier deadletters)"}
 	}
-	cfg, err := f.loadConfig(env)
-	if err != nil {
-		return err
-	}
-	st, err := openStore(cfg)
+	_, st, err := f.openConfigStore(env)
 	if err != nil {
 		return err
 	}
