@@ -403,6 +403,11 @@ type Recent struct {
 	Categories []string         `json:"categories,omitempty"`
 	Items      []crier.Headline `json:"items,omitempty"` // a summary's
 	QueuedAt   time.Time        `json:"queued_at,omitzero"`
+	// Story is the cross-feed story (same_story) and AlsoIn the other feeds
+	// that had reported it when it was queued: the status page and crier's
+	// own feeds show a story once, with its sources.
+	Story  string   `json:"story,omitempty"`
+	AlsoIn []string `json:"also_in,omitempty"`
 }
 
 // recentCap keeps enough deliveries for the last 50 stories even when each
@@ -413,7 +418,7 @@ func recentOf(at time.Time, notifier string, n crier.Notification) Recent {
 	return Recent{
 		At: at, Notifier: notifier, Feed: n.Feed, Title: n.Title, Link: n.Link,
 		Kind: n.Kind, FeedURL: n.FeedURL, ItemID: n.ItemID, Summary: n.Summary, Published: n.Published,
-		Categories: n.Categories, Items: n.Items, QueuedAt: n.QueuedAt,
+		Categories: n.Categories, Items: n.Items, QueuedAt: n.QueuedAt, Story: n.Story, AlsoIn: n.AlsoIn,
 	}
 }
 

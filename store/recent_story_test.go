@@ -35,3 +35,25 @@ func TestRecentKeepsTheStory(t *testing.T) {
 		t.Errorf("recent delivery = %+v, want the story of %+v", r, n)
 	}
 }
+
+// A delivery remembers the cross-feed story it belongs to, so the status
+// page and crier's own feeds can show that story once with its sources.
+func TestRecentKeepsTheStoryID(t *testing.T) {
+	t.Parallel()
+	s, _ := openTemp(t)
+	n := crier.Notification{Kind: crier.KindItem, Feed: "A", ItemID: "l:x", Title: "T", Story: "s7", AlsoIn: []string{"B"}}
+	es, err := s.Enqueue(crier.Delivery{Notifier: "phone", Notification: n})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Done("phone", es[0].ID); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.Recent(1)
+	if err != nil || len(got) != 1 {
+		t.Fatalf("Recent = %v, %v", got, err)
+	}
+	if got[0].Story != "s7" || len(got[0].AlsoIn) != 1 || got[0].AlsoIn[0] != "B" {
+		t.Errorf("recent delivery story = %q also in %q, want s7 also in [B]", got[0].Story, got[0].AlsoIn)
+	}
+}
