@@ -21,12 +21,14 @@ import (
 // storiesOut is how many stories crier's own feeds carry.
 const storiesOut = 50
 
-// story is one delivered story with every notifier that delivered it.
+// story is one delivered story with every notifier that delivered it and
+// every feed that reported it.
 type story struct {
 	key       string
 	r         store.Recent // the first delivery
 	first     time.Time    // when it was first delivered
 	notifiers []string
+	sources   []string // feeds; the first delivery's first
 }
 
 // feedOut serves /feeds/all.atom, /feeds/all.json and /feeds/NOTIFIER.atom
@@ -51,7 +53,7 @@ func (h *handler) feedOut(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusNotFound, apiError{fmt.Sprintf("no notifier named %q", name)})
 		return
 	}
-	stories := collectStories(recent, newsFor(name), storiesOut)
+	stories := h.withSources(collectStories(recent, newsFor(name), storiesOut))
 	self := h.baseURL(r) + "/feeds/" + file
 	title := "crier: every story delivered"
 	if name != "all" {
@@ -129,18 +131,48 @@ func collectStories(recent []store.Recent, keep func(store.Recent) bool, limit i
 		if !slices.Contains(s.notifiers, r.Notifier) {
 			s.notifiers = append(s.notifiers, r.Notifier)
 		}
+		for _, f := range append([]string{r.Feed}, r.AlsoIn...) {
+			if f != "" && !slices.Contains(s.sources, f) {
+				s.sources = append(s.sources, f)
+			}
+		}
 	}
 	for _, s := range out {
 		slices.Sort(s.notifiers)
+		slices.Sort(s.sources)
+		if i := slices.Index(s.sources, s.r.Feed); i > 0 {
+			s.sources = slices.Insert(slices.Delete(s.sources, i, i+1), 0, s.r.Feed)
+		}
 	}
 	return out
 }
 
-// storyKey identifies a story across the notifiers it went to: an item by
-// its feed and item ID, a summary by its feed, title and queue time.
-// Deliveries recorded before crier kept item IDs fall back to the link.
+// withSources names, for a story still in the window, every feed that has
+// reported it so far: a report kept from every notifier as a story they
+// already had was never delivered, so the deliveries alone miss it.
+func (h *handler) withSources(stories []*story) []*story {
+	for _, s := range stories {
+		if s.r.Story == "" {
+			continue
+		}
+		for _, f := range h.opt.Store.StorySources(s.r.Story) {
+			if !slices.Contains(s.sources, f) {
+				s.sources = append(s.sources, f)
+			}
+		}
+	}
+	return stories
+}
+
+// storyKey identifies a story across the notifiers it went to: a
+// cross-feed story (same_story) by its id, so several feeds' reports are
+// one story; else an item by its feed and item ID, a summary by its feed,
+// title and queue time. Deliveries recorded before crier kept item IDs
+// fall back to the link.
 func storyKey(r store.Recent) string {
 	switch {
+	case r.Story != "":
+		return "story\x00" + r.Story
 	case r.ItemID != "":
 		return "item\x00" + cmp.Or(r.FeedURL, r.Feed) + "\x00" + r.ItemID
 	case r.Kind == crier.KindSummary:
@@ -331,6 +363,7 @@ type jsonCrier struct {
 	Feed        string   `json:"feed"`
 	FeedURL     string   `json:"feed_url,omitempty"`
 	Notifiers   []string `json:"notifiers"`
+	Sources     []string `json:"sources"` // every feed that reported the story
 	DeliveredAt string   `json:"delivered_at"`
 }
 
@@ -352,7 +385,7 @@ func jsonFeed(title, self string, stories []*story) ([]byte, error) {
 		it := jsonItem{
 			ID: s.id(), URL: httpLink(r.Link), Title: r.Title, ContentText: s.text(),
 			DateModified: rfc3339(s.first), Tags: r.Categories,
-			Crier: jsonCrier{About: crier.ProjectURL, Feed: r.Feed, FeedURL: r.FeedURL, Notifiers: s.notifiers, DeliveredAt: rfc3339(s.first)},
+			Crier: jsonCrier{About: crier.ProjectURL, Feed: r.Feed, FeedURL: r.FeedURL, Notifiers: s.notifiers, Sources: s.sources, DeliveredAt: rfc3339(s.first)},
 		}
 		if !r.Published.IsZero() {
 			it.DatePublished = rfc3339(r.Published)

@@ -27,6 +27,9 @@ type Store interface {
 	Pause(feedID string) (since time.Time, err error)
 	Resume(feedID string) (was bool, err error)
 	Days(n int) ([]store.Day, error) // the charts' daily counters
+	// StorySources names the feeds that reported a story ("s12") so far;
+	// none once it has left the window.
+	StorySources(story string) []string
 }
 
 // Schedule is what the feed table needs: the feeds and when they are due.

@@ -91,7 +91,7 @@ func (h *handler) statusPage(w http.ResponseWriter, r *http.Request) {
 		h.failPage(w, r, err)
 		return
 	}
-	d.Stories = stories(recent)
+	d.Stories = h.stories(recent)
 	entries, err := h.opt.Store.Outbox()
 	if err != nil {
 		h.failPage(w, r, err)
@@ -136,7 +136,7 @@ func (h *handler) statusPage(w http.ResponseWriter, r *http.Request) {
 // storyView is one delivered headline, with every notifier it reached.
 type storyView struct {
 	At        time.Time // the first delivery
-	Feed      string
+	Feeds     []string // every feed that reported it, the first delivered first
 	Title     string
 	Link      string
 	Notifiers []string // sorted
@@ -144,10 +144,10 @@ type storyView struct {
 
 // stories groups recent deliveries (newest first) by story, as crier's
 // own feeds do, keeping every kind: a test or an alert was delivered too.
-func stories(recent []store.Recent) []storyView {
+func (h *handler) stories(recent []store.Recent) []storyView {
 	var out []storyView
-	for _, s := range collectStories(recent, func(store.Recent) bool { return true }, 0) {
-		out = append(out, storyView{At: s.first, Feed: s.r.Feed, Title: s.r.Title, Link: s.r.Link, Notifiers: s.notifiers})
+	for _, s := range h.withSources(collectStories(recent, func(store.Recent) bool { return true }, 0)) {
+		out = append(out, storyView{At: s.first, Feeds: s.sources, Title: s.r.Title, Link: s.r.Link, Notifiers: s.notifiers})
 	}
 	return out
 }
