@@ -136,7 +136,7 @@ func (h *handler) statusPage(w http.ResponseWriter, r *http.Request) {
 // storyView is one delivered headline, with every notifier it reached.
 type storyView struct {
 	At        time.Time // the first delivery
-	Feeds     []string // every feed that reported it, the first delivered first
+	Feeds     []string  // every feed that reported it, the first delivered first
 	Title     string
 	Link      string
 	Notifiers []string // sorted
