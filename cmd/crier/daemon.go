@@ -216,6 +216,7 @@ func (d *daemon) serve(ctx context.Context, sd *sdNotifier) error {
 		h := d.withWebSub(web.NewHandler(web.Options{
 			Store: d.store, Daemon: webDaemon{d}, Metrics: d.metrics, Token: d.cfg.HTTP.Token, Log: d.log,
 			Notifiers: d.notifierNames, PublicURL: d.cfg.HTTP.PublicURL,
+			Explain: func(link string) (string, error) { return explainText(d.config(), d.store, link) },
 		}))
 		var err error
 		if serveHTTP, err = web.Listen(bgCtx, addr, h, d.log); err != nil {

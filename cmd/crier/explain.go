@@ -2,9 +2,13 @@ package main
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"maps"
+	"net/http"
+	"net/url"
 	"slices"
 	"strings"
 	"time"
@@ -14,21 +18,71 @@ import (
 	"github.com/crierd/crier/store"
 )
 
-func cmdExplain(_ context.Context, env *cliEnv, args []string) error {
+func cmdExplain(ctx context.Context, env *cliEnv, args []string) error {
 	f := newFlags(env, "explain", "[--config FILE] ITEM-LINK",
-		"Say why an item was or was not pushed: the feeds that saw it, their filters and rules,\nits story and the reports merged into it, quiet hours and digests. Reads the store:\nthe daemon must be stopped.")
+		"Say why an item was or was not pushed: the feeds that saw it, their filters and rules,\nits story and the reports merged into it, quiet hours and digests. Reads the store,\nor asks the running daemon over http.listen.")
 	if err := f.Parse(args); err != nil {
 		return err
 	}
 	if f.NArg() != 1 {
 		return &exitError{2, "crier explain: give the item's link"}
 	}
-	cfg, st, err := f.openConfigStore(env)
+	link := f.Arg(0)
+	if feeds.CanonicalLink(link) == "" {
+		return notALink(link)
+	}
+	cfg, err := f.loadConfig(env)
 	if err != nil {
 		return err
 	}
+	st, err := store.Open(stateFile(cfg), offlineStoreOptions())
+	switch {
+	case errors.Is(err, store.ErrLocked) && cfg.HTTP.Listen != "":
+		return explainFromDaemon(ctx, env.stdout, cfg, link)
+	case errors.Is(err, store.ErrLocked):
+		return &exitError{1, openStoreError(cfg, err).Error() + "\nTo explain while the daemon runs, set http.listen (e.g. 127.0.0.1:8080)."}
+	case err != nil:
+		return openStoreError(cfg, err)
+	}
 	defer st.Close()
-	return explain(env.stdout, cfg, st, f.Arg(0))
+	return explain(env.stdout, cfg, st, link)
+}
+
+func notALink(link string) error {
+	return &exitError{2, fmt.Sprintf("crier explain: %q is not a link", link)}
+}
+
+// explainFromDaemon asks the running daemon, which holds the store, for
+// the same explanation (GET /api/explain).
+func explainFromDaemon(ctx context.Context, w io.Writer, cfg *crier.Config, link string) error {
+	addr := cfg.HTTP.Listen
+	resp, err := daemonGet(ctx, cfg, "/api/explain?link="+url.QueryEscape(link), 30*time.Second)
+	if err != nil {
+		return &exitError{1, fmt.Sprintf("crier explain: the store is locked by the running daemon, and its API at %s did not answer: %v", addr, err)}
+	}
+	defer resp.Body.Close()
+	var doc struct {
+		Text  string `json:"text"`
+		Error string `json:"error"`
+	}
+	if err := json.NewDecoder(io.LimitReader(resp.Body, 16<<20)).Decode(&doc); err != nil {
+		return &exitError{1, fmt.Sprintf("crier explain: the daemon at %s answered HTTP %d without an explanation (an older crier? stop it and try again): %v", addr, resp.StatusCode, err)}
+	}
+	switch {
+	case resp.StatusCode == http.StatusBadRequest:
+		return &exitError{2, "crier explain: " + doc.Error}
+	case resp.StatusCode != http.StatusOK:
+		return &exitError{1, fmt.Sprintf("crier explain: the daemon at %s: HTTP %d %s", addr, resp.StatusCode, doc.Error)}
+	}
+	_, err = io.WriteString(w, doc.Text)
+	return err
+}
+
+// explainText is explain as a string, for the daemon's GET /api/explain.
+func explainText(cfg *crier.Config, st explainStore, link string) (string, error) {
+	var b strings.Builder
+	err := explain(&b, cfg, st, link)
+	return b.String(), err
 }
 
 // explainStore is what explain reads.
@@ -43,7 +97,7 @@ type explainStore interface {
 func explain(w io.Writer, cfg *crier.Config, st explainStore, link string) error {
 	canon := feeds.CanonicalLink(link)
 	if canon == "" {
-		return &exitError{2, fmt.Sprintf("crier explain: %q is not a link", link)}
+		return notALink(link)
 	}
 	key := "l:" + canon
 	fmt.Fprintf(w, "item %s\n", canon)

@@ -40,7 +40,7 @@ func commands() []command {
 		{"check", "[--config FILE] [-q]", "validate the config without touching the store or the network", cmdCheck},
 		{"test-notify", "[--config FILE] NAME", "send one test notification through the named notifier", cmdTestNotify},
 		{"status", "[--config FILE]", "print every feed's state (from the running daemon, or the store)", cmdStatus},
-		{"explain", "[--config FILE] ITEM-LINK", "say why an item was or was not pushed (the daemon must be stopped)", cmdExplain},
+		{"explain", "[--config FILE] ITEM-LINK", "say why an item was or was not pushed (asks the daemon when it runs)", cmdExplain},
 		{"deadletters", "[--config FILE]", "list notifications that could not be delivered", cmdDeadLetters},
 		{"redeliver", "[--config FILE] [--all | ID…]", "move dead letters back to the outbox", cmdRedeliver},
 		{"backup", "[--config FILE] FILE", "write a consistent copy of the state file, also while the daemon runs", cmdBackup},

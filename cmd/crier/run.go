@@ -96,12 +96,24 @@ func (f *flags) openConfigStore(env *cliEnv) (*crier.Config, *store.Store, error
 }
 
 func openStore(cfg *crier.Config) (*store.Store, error) {
-	st, err := store.Open(stateFile(cfg), store.Options{Logger: slog.New(slog.DiscardHandler)})
-	if errors.Is(err, store.ErrLocked) {
-		return nil, &exitError{1, fmt.Sprintf("crier: the store in %s is locked: the daemon is running. Stop it first (systemctl stop crier).", cfg.StateDir)}
-	}
+	st, err := store.Open(stateFile(cfg), offlineStoreOptions())
 	if err != nil {
-		return nil, corruptMessage(err)
+		return nil, openStoreError(cfg, err)
 	}
 	return st, nil
+}
+
+// offlineStoreOptions open the store for a command: its log is the
+// daemon's business.
+func offlineStoreOptions() store.Options {
+	return store.Options{Logger: slog.New(slog.DiscardHandler)}
+}
+
+// openStoreError turns a failure to open the store into what the user
+// can act on.
+func openStoreError(cfg *crier.Config, err error) error {
+	if errors.Is(err, store.ErrLocked) {
+		return &exitError{1, fmt.Sprintf("crier: the store in %s is locked: the daemon is running. Stop it first (systemctl stop crier).", cfg.StateDir)}
+	}
+	return corruptMessage(err)
 }

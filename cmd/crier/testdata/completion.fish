@@ -7,7 +7,7 @@ complete -c crier -n __fish_use_subcommand -a run -d 'run the daemon (or poll ev
 complete -c crier -n __fish_use_subcommand -a check -d 'validate the config without touching the store or the network'
 complete -c crier -n __fish_use_subcommand -a test-notify -d 'send one test notification through the named notifier'
 complete -c crier -n __fish_use_subcommand -a status -d 'print every feed\'s state (from the running daemon, or the store)'
-complete -c crier -n __fish_use_subcommand -a explain -d 'say why an item was or was not pushed (the daemon must be stopped)'
+complete -c crier -n __fish_use_subcommand -a explain -d 'say why an item was or was not pushed (asks the daemon when it runs)'
 complete -c crier -n __fish_use_subcommand -a deadletters -d 'list notifications that could not be delivered'
 complete -c crier -n __fish_use_subcommand -a redeliver -d 'move dead letters back to the outbox'
 complete -c crier -n __fish_use_subcommand -a backup -d 'write a consistent copy of the state file, also while the daemon runs'

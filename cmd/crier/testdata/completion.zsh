@@ -10,7 +10,7 @@ _crier() {
     'check:validate the config without touching the store or the network'
     'test-notify:send one test notification through the named notifier'
     'status:print every feed'\''s state (from the running daemon, or the store)'
-    'explain:say why an item was or was not pushed (the daemon must be stopped)'
+    'explain:say why an item was or was not pushed (asks the daemon when it runs)'
     'deadletters:list notifications that could not be delivered'
     'redeliver:move dead letters back to the outbox'
     'backup:write a consistent copy of the state file, also while the daemon runs'

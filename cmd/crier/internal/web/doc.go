@@ -22,6 +22,9 @@
 //	                         last_error, created}]}
 //	GET  /api/deadletters   {dead_letters: [{id, notifier, kind, feed, title, link, attempts, reason,
 //	                         created, died_at}]}
+//	GET  /api/explain?link=URL
+//	                        {link, text}: why the item at URL was or was not pushed, the text
+//	                        `crier explain` prints (which asks here while the daemon runs)
 //	GET  /feeds/all.atom    the last 50 stories delivered (also all.json, JSON Feed 1.1, and
 //	                        NOTIFIER.atom / NOTIFIER.json); ETag and gzip; token off loopback
 //	POST /api/redeliver     body {"ids":[…]} or {"all":true} → {redelivered}

@@ -76,6 +76,9 @@ type Options struct {
 	Notifiers func() []string
 	// PublicURL, when set, is the base of the links in crier's own feeds.
 	PublicURL string
+	// Explain says, for people, why the item at a link was or was not
+	// pushed (what `crier explain` prints); nil: no /api/explain.
+	Explain func(link string) (string, error)
 }
 
 type handler struct {
@@ -110,6 +113,7 @@ func NewHandler(opt Options) http.Handler {
 	mux.HandleFunc("GET /api/feeds", h.apiFeeds)
 	mux.HandleFunc("GET /api/outbox", h.apiOutbox)
 	mux.HandleFunc("GET /api/deadletters", h.apiDeadLetters)
+	mux.HandleFunc("GET /api/explain", h.apiExplain)
 	mux.HandleFunc("POST /api/redeliver", h.guard(h.apiRedeliver))
 	mux.HandleFunc("POST /api/poll", h.guard(h.apiPoll))
 	mux.HandleFunc("GET /api/backup", h.guard(h.apiBackup))
