@@ -304,8 +304,14 @@ func atomFeed(title, self string, stories []*story) ([]byte, error) {
 		r := s.r
 		e := atomEntry{
 			ID: s.id(), Title: atomText{Type: "text", Text: r.Title}, Updated: rfc3339(s.first),
-			Authors: []atomPerson{{Name: cmp.Or(r.Feed, "crier")}},
 			Content: atomText{Type: "text", Text: s.text()},
+		}
+		// Every feed that reported the story is one of its authors.
+		for _, f := range s.sources {
+			e.Authors = append(e.Authors, atomPerson{Name: f})
+		}
+		if len(e.Authors) == 0 {
+			e.Authors = []atomPerson{{Name: "crier"}}
 		}
 		if !r.Published.IsZero() {
 			e.Published = rfc3339(r.Published)

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mmcdole/gofeed"
 	"golang.org/x/net/html"
 
 	"github.com/crierd/crier"
@@ -132,6 +133,22 @@ func TestOneStoryOneRow(t *testing.T) {
 			it := doc2.Items[0].Crier
 			if !slices.Equal(it.Sources, []string{"A", "B"}) || !slices.Equal(it.Notifiers, tc.notifiers) {
 				t.Errorf("all.json item sources %q notifiers %q, want [A B] and %q", it.Sources, it.Notifiers, tc.notifiers)
+			}
+
+			resp, body = get(t, srv.URL+"/feeds/all.atom", nil)
+			atom, err := gofeed.NewParser().ParseString(string(body))
+			if resp.StatusCode != 200 || err != nil {
+				t.Fatalf("all.atom: %d %v", resp.StatusCode, err)
+			}
+			if len(atom.Items) != 1 {
+				t.Fatalf("all.atom has %d entries, want 1 per story", len(atom.Items))
+			}
+			var authors []string
+			for _, a := range atom.Items[0].Authors {
+				authors = append(authors, a.Name)
+			}
+			if !slices.Equal(authors, []string{"A", "B"}) {
+				t.Errorf("all.atom entry authors %q, want the feeds [A B]", authors)
 			}
 		})
 	}
