@@ -128,18 +128,11 @@ type Result struct {
 // is also returned as the error, wrapped with the feed's name and URL.
 func (p *Poller) Poll(ctx context.Context, feed crier.Feed, force bool) (Result, error) {
 	res := Result{Feed: feed.Name}
-	// A poll-now and a scheduled poll of one feed take turns, so that the
-	// second sees the first one's validators and failure count.
-	unlock, err := p.lockFeed(ctx, feed.FeedID())
+	st, unlock, err := p.takeFeed(ctx, feed)
 	if err != nil {
 		return res, err
 	}
 	defer unlock()
-	st, _, err := p.store.FeedState(feed.FeedID())
-	if err != nil {
-		return res, fmt.Errorf("feed %s: read state: %w", feed.Name, err)
-	}
-	st.URL = feed.URL
 	// start is when this poll was due: backoff and the publisher's floor
 	// are measured from one poll's start to the next one's.
 	start := p.opt.Now()
@@ -218,6 +211,23 @@ func pollURL(feed crier.Feed, st crier.FeedState) string {
 }
 
 // lockFeed waits until no other poll of feedID runs.
+// takeFeed waits for the feed's turn and reads its state. A poll-now, a
+// scheduled poll and a hub's push of one feed take turns, so that each
+// sees the one before's validators, failure count and seen items.
+func (p *Poller) takeFeed(ctx context.Context, feed crier.Feed) (crier.FeedState, func(), error) {
+	unlock, err := p.lockFeed(ctx, feed.FeedID())
+	if err != nil {
+		return crier.FeedState{}, nil, err
+	}
+	st, _, err := p.store.FeedState(feed.FeedID())
+	if err != nil {
+		unlock()
+		return crier.FeedState{}, nil, fmt.Errorf("feed %s: read state: %w", feed.Name, err)
+	}
+	st.URL = feed.URL
+	return st, unlock, nil
+}
+
 func (p *Poller) lockFeed(ctx context.Context, feedID string) (func(), error) {
 	p.mu.Lock()
 	lock, ok := p.feeds[feedID]

@@ -66,16 +66,11 @@ func (p *Poller) pushed(feed crier.Feed, st crier.FeedState, start time.Time) bo
 // parse is an error for the caller to log; the feed's health is unchanged.
 func (p *Poller) Push(ctx context.Context, feed crier.Feed, body []byte, contentType string) (Result, error) {
 	res := Result{Feed: feed.Name}
-	unlock, err := p.lockFeed(ctx, feed.FeedID())
+	st, unlock, err := p.takeFeed(ctx, feed)
 	if err != nil {
 		return res, err
 	}
 	defer unlock()
-	st, _, err := p.store.FeedState(feed.FeedID())
-	if err != nil {
-		return res, fmt.Errorf("feed %s: read state: %w", feed.Name, err)
-	}
-	st.URL = feed.URL
 	now := p.opt.Now()
 	sum := sha256.Sum256(body)
 	fr := &FetchResult{
