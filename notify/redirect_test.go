@@ -80,8 +80,10 @@ func redirector(t *testing.T, status int, target string) *httptest.Server {
 func TestServicesRefuseRedirects(t *testing.T) {
 	t.Parallel()
 	clients := map[string]func() *http.Client{
-		"own client":       func() *http.Client { return nil },
-		"following client": func() *http.Client { return &http.Client{} },
+		"own client": func() *http.Client { return nil },
+		// Its own transport: httptest servers closing in parallel tests close
+		// http.DefaultTransport's connections under a request in flight.
+		"following client": func() *http.Client { return &http.Client{Transport: &http.Transport{}} },
 	}
 	for _, tc := range redirectCases() {
 		t.Run(tc.name, func(t *testing.T) {

@@ -34,6 +34,11 @@ type fakeDaemon struct {
 	testErr   error // what TestNotify answers
 }
 
+// testClient has a transport of its own: httptest servers closing in
+// parallel tests close http.DefaultTransport's connections, even one under
+// a request in flight ("CloseIdleConnections called").
+var testClient = &http.Client{Transport: &http.Transport{}}
+
 func (d *fakeDaemon) Notifiers() []string {
 	d.mu.Lock()
 	defer d.mu.Unlock()
@@ -222,7 +227,7 @@ func do(t *testing.T, method, url, body string, hdr map[string]string) reply {
 		}
 		req.Header.Set(k, v)
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := testClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -132,7 +132,7 @@ func TestNoSniff(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		resp, err := http.DefaultClient.Do(req)
+		resp, err := testClient.Do(req)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -144,7 +144,7 @@ func TestNoSniff(t *testing.T) {
 	// The refusal of a rebound Host as well.
 	req, _ := http.NewRequest("GET", srv.URL+"/api/feeds", nil)
 	req.Host = "evil.example"
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := testClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
