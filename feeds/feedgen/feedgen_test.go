@@ -19,7 +19,9 @@ func get(t *testing.T, url, etag string) (status int, body []byte, gotETag, ct s
 	if etag != "" {
 		req.Header.Set("If-None-Match", etag)
 	}
-	resp, err := http.DefaultClient.Do(req)
+	// Not http.DefaultClient: parallel tests' httptest servers close its
+	// connections, even one under a request in flight.
+	resp, err := (&http.Client{Transport: &http.Transport{}}).Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
