@@ -109,24 +109,32 @@ func TestDeb(t *testing.T) {
 	if string(conffiles) != "/etc/crier/config.yaml\n" {
 		t.Errorf("conffiles %q, want only /etc/crier/config.yaml", conffiles)
 	}
-	// DynamicUser: nothing is created at install time, no user, no directory.
 	entries, _ := os.ReadDir(control)
 	for _, e := range entries {
 		switch e.Name() {
-		case "control", "md5sums", "conffiles":
-			continue
-		case "postinst", "prerm":
+		case "control", "md5sums", "conffiles", "postinst", "prerm":
 		default:
 			t.Errorf("unexpected control file %s", e.Name())
+		}
+	}
+	// The scripts README promises: an upgrade restarts a running crier,
+	// a removal stops it. DynamicUser: nothing is created at install
+	// time, no user, no directory.
+	for name, want := range map[string]string{"postinst": "systemctl try-restart crier.service", "prerm": "systemctl stop crier.service"} {
+		script, err := os.ReadFile(filepath.Join(control, name))
+		if err != nil {
+			t.Errorf("the package has no %s: %v", name, err)
 			continue
 		}
-		script, _ := os.ReadFile(filepath.Join(control, e.Name()))
 		commands := regexp.MustCompile(`(?m)^\s*#.*$`).ReplaceAll(script, nil)
+		if !bytes.Contains(commands, []byte(want)) {
+			t.Errorf("%s does not run %q:\n%s", name, want, script)
+		}
 		if m := regexp.MustCompile(`\b(useradd|adduser|groupadd|addgroup|mkdir|install|chown|chmod|systemd-sysusers|systemd-tmpfiles)\b`).Find(commands); m != nil {
-			t.Errorf("%s runs %s:\n%s", e.Name(), m, script)
+			t.Errorf("%s runs %s:\n%s", name, m, script)
 		}
 		if !bytes.Contains(script, []byte("/run/systemd/system")) {
-			t.Errorf("%s does not check that systemd is running:\n%s", e.Name(), script)
+			t.Errorf("%s does not check that systemd is running:\n%s", name, script)
 		}
 	}
 
