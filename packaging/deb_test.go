@@ -11,14 +11,16 @@ import (
 	"testing"
 )
 
-func dpkgDeb(t *testing.T) string {
+// dpkgTool finds dpkg or dpkg-deb: skipped where missing, but CI runs on
+// Debian, where the dpkg package has both, and must not skip silently.
+func dpkgTool(t *testing.T, name string) string {
 	t.Helper()
-	path, err := exec.LookPath("dpkg-deb")
+	path, err := exec.LookPath(name)
 	if err != nil {
 		if os.Getenv("CI") != "" {
-			t.Fatal("dpkg-deb not installed (CI runs on Debian, where dpkg has it)")
+			t.Fatalf("%s not installed (CI runs on Debian, where dpkg has it)", name)
 		}
-		t.Skip("dpkg-deb not installed")
+		t.Skipf("%s not installed", name)
 	}
 	return path
 }
@@ -50,12 +52,10 @@ func TestDebVersion(t *testing.T) {
 	}
 	// What apt does with them: a pre-release before its release, a build
 	// between tags after the tag and before the next release.
-	if _, err := exec.LookPath("dpkg"); err != nil {
-		t.Skip("dpkg not installed")
-	}
+	dpkg := dpkgTool(t, "dpkg")
 	order := []string{"0.0.0~dev", "1.2.3~rc.1", "1.2.3", "1.2.3+dirty", "1.2.3+git4.abcdef0", "1.2.3+git4.abcdef0.dirty", "1.2.4"}
 	for i := 1; i < len(order); i++ {
-		if err := exec.Command("dpkg", "--compare-versions", order[i-1], "lt", order[i]).Run(); err != nil {
+		if err := exec.Command(dpkg, "--compare-versions", order[i-1], "lt", order[i]).Run(); err != nil {
 			t.Errorf("dpkg says %s is not older than %s", order[i-1], order[i])
 		}
 	}
@@ -64,7 +64,7 @@ func TestDebVersion(t *testing.T) {
 // TestDeb builds the .deb as `make deb` does and inspects it as an admin
 // would before installing it.
 func TestDeb(t *testing.T) {
-	dpkg := dpkgDeb(t)
+	dpkg := dpkgTool(t, "dpkg-deb")
 	bin := releaseBinary(t)
 	out := t.TempDir()
 	paths := crierPackage(t, "deb", "--arch", "amd64", "--version", "1.2.3-rc.1", "--binary", bin, "--date", stamped.date, "--out", out)
@@ -109,24 +109,32 @@ func TestDeb(t *testing.T) {
 	if string(conffiles) != "/etc/crier/config.yaml\n" {
 		t.Errorf("conffiles %q, want only /etc/crier/config.yaml", conffiles)
 	}
-	// DynamicUser: nothing is created at install time, no user, no directory.
 	entries, _ := os.ReadDir(control)
 	for _, e := range entries {
 		switch e.Name() {
-		case "control", "md5sums", "conffiles":
-			continue
-		case "postinst", "prerm":
+		case "control", "md5sums", "conffiles", "postinst", "prerm":
 		default:
 			t.Errorf("unexpected control file %s", e.Name())
+		}
+	}
+	// The scripts README promises: an upgrade restarts a running crier,
+	// a removal stops it. DynamicUser: nothing is created at install
+	// time, no user, no directory.
+	for name, want := range map[string]string{"postinst": "systemctl try-restart crier.service", "prerm": "systemctl stop crier.service"} {
+		script, err := os.ReadFile(filepath.Join(control, name))
+		if err != nil {
+			t.Errorf("the package has no %s: %v", name, err)
 			continue
 		}
-		script, _ := os.ReadFile(filepath.Join(control, e.Name()))
 		commands := regexp.MustCompile(`(?m)^\s*#.*$`).ReplaceAll(script, nil)
+		if !bytes.Contains(commands, []byte(want)) {
+			t.Errorf("%s does not run %q:\n%s", name, want, script)
+		}
 		if m := regexp.MustCompile(`\b(useradd|adduser|groupadd|addgroup|mkdir|install|chown|chmod|systemd-sysusers|systemd-tmpfiles)\b`).Find(commands); m != nil {
-			t.Errorf("%s runs %s:\n%s", e.Name(), m, script)
+			t.Errorf("%s runs %s:\n%s", name, m, script)
 		}
 		if !bytes.Contains(script, []byte("/run/systemd/system")) {
-			t.Errorf("%s does not check that systemd is running:\n%s", e.Name(), script)
+			t.Errorf("%s does not check that systemd is running:\n%s", name, script)
 		}
 	}
 
@@ -159,11 +167,7 @@ func TestDeb(t *testing.T) {
 // root, as apt would: it must create nothing but its files, keep an
 // edited config across an upgrade, and leave the config on remove.
 func TestDebInstallUpgradeRemove(t *testing.T) {
-	dpkgDeb(t)
-	dpkg, err := exec.LookPath("dpkg")
-	if err != nil {
-		t.Skip("dpkg not installed")
-	}
+	dpkg := dpkgTool(t, "dpkg")
 	bin := releaseBinary(t)
 	out := t.TempDir()
 	first := crierPackage(t, "deb", "--version", "1.2.3-rc.1", "--binary", bin, "--out", out)[0]

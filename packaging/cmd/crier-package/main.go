@@ -1,7 +1,9 @@
 // Command crier-package turns a built crier binary into a release artefact:
 //
 //	crier-package deb   --arch ARCH --version V --binary FILE [--date D] [--out DIR]
-//	crier-package image --arch ARCH --version V --binary FILE [--commit C] [--date D] [--out DIR]
+//	crier-package image --arch ARCH --version V --binary FILE [--commit C] [--date D] [--out DIR] [--ca-certs FILE]
+//
+// Both take --root DIR, the crier repository (default: the current directory).
 //
 // The Makefile's deb and image targets run it; see packaging/.
 package main
@@ -23,7 +25,7 @@ func main() {
 
 func run(args []string) error {
 	if len(args) == 0 || (args[0] != "deb" && args[0] != "image") {
-		return fmt.Errorf("usage: crier-package deb|image --arch ARCH --version V --binary FILE [--commit C] [--date RFC3339] [--out DIR] [--root DIR]")
+		return fmt.Errorf("usage: crier-package deb|image --arch ARCH --version V --binary FILE [--commit C] [--date RFC3339] [--out DIR] [--root DIR] [--ca-certs FILE]")
 	}
 	fs := flag.NewFlagSet(args[0], flag.ContinueOnError)
 	arch := fs.String("arch", "amd64", "amd64, arm64 or armv7")
