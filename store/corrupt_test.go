@@ -110,6 +110,18 @@ func TestOpenCorruptFile(t *testing.T) {
 	path, orig := corruptible(t)
 	ps, pages := pagesOf(t, path)
 	leaf, branch := pages[leafPage][0], pages[branchPage][0]
+	// Two reachable leaves side by side: the first claiming an overflow
+	// page makes the second referenced twice.
+	var twin uint64
+	for i, id := range pages[leafPage][1:] {
+		if pages[leafPage][i] == id-1 {
+			twin = id - 1
+			break
+		}
+	}
+	if twin == 0 {
+		t.Fatalf("fixture has no two adjacent leaves: %v", pages[leafPage])
+	}
 	// The root bucket's page is the lowest-level one every read goes through.
 	f, _ := os.Open(path)
 	pf, _ := openPages(f)
@@ -137,6 +149,14 @@ func TestOpenCorruptFile(t *testing.T) {
 		}, true},
 		{"leaf page claims another id", func(b []byte) []byte { flip(b, int(leaf)*ps, 0x01); return b }, true},
 		{"branch page type flipped", func(b []byte) []byte { flip(b, int(branch)*ps+8, 0x10); return b }, true},
+		{"leaf overflowing into the next leaf", func(b []byte) []byte {
+			order.PutUint32(b[int(twin)*ps+12:], 1)
+			return b
+		}, true},
+		{"branch with no elements", func(b []byte) []byte {
+			order.PutUint16(b[int(branch)*ps+10:], 0)
+			return b
+		}, true},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
