@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/crierd/crier"
+	bolt "go.etcd.io/bbolt"
 )
 
 // corruptible builds a state file with enough in it for branch pages,
@@ -341,5 +342,65 @@ func TestRepair(t *testing.T) {
 	es, err := s.Enqueue(delivery("log", "after repair"))
 	if err != nil || es[0].ID <= lastID {
 		t.Errorf("new entry after repair: %+v, %v; want an ID above %d", es, err, lastID)
+	}
+}
+
+// A file another tool wrote with a freelist page (crier itself writes
+// none): a freelist that lists more pages than it holds is corrupt, not
+// read past its page by bbolt.
+func TestOpenCorruptFreelist(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "crier.db")
+	db, err := bolt.Open(path, 0o600, &bolt.Options{NoSync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 3 { // a freed page or two to list
+		if err := db.Update(func(tx *bolt.Tx) error {
+			b, err := tx.CreateBucketIfNotExists([]byte("b"))
+			if err != nil {
+				return err
+			}
+			return b.Put([]byte("k"), bytes.Repeat([]byte{byte(i)}, 5000))
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := Check(path); err != nil {
+		t.Fatalf("Check of the undamaged file: %v", err)
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pf, err := openPages(f)
+	f.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := pf.metas[0]
+	if m.freelist == noFreelist {
+		t.Fatal("fixture has no freelist page")
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := int(m.freelist) * int(m.pageSize)
+	order.PutUint16(b[at+10:], 0xFFFF) // the count is in the first element
+	order.PutUint64(b[at+pageHeaderSize:], 1<<40)
+	if err := os.WriteFile(path, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s, err := Open(path, Options{NoSync: true})
+	if err == nil {
+		s.Close()
+		t.Fatal("a file with a damaged freelist opened")
+	}
+	if !errors.Is(err, ErrCorrupt) {
+		t.Errorf("Open: %v, want ErrCorrupt", err)
 	}
 }
