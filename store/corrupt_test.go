@@ -127,6 +127,9 @@ func TestOpenCorruptFile(t *testing.T) {
 	f, _ := os.Open(path)
 	pf, _ := openPages(f)
 	root := pf.metas[0].root
+	// bbolt writes transaction n's meta to page n%2: flipping the newest
+	// makes it fall back on the one before.
+	newestMeta := int(pf.metas[0].txid%2) * ps
 	f.Close()
 
 	flip := func(b []byte, at int, mask byte) { b[at] ^= mask }
@@ -138,7 +141,7 @@ func TestOpenCorruptFile(t *testing.T) {
 		{"truncated to half", func(b []byte) []byte { return b[:len(b)/2] }, true},
 		{"truncated inside the first page", func(b []byte) []byte { return b[:100] }, true},
 		{"both meta pages flipped", func(b []byte) []byte { flip(b, 16+20, 0xff); flip(b, ps+16+20, 0xff); return b }, true},
-		{"one meta page flipped", func(b []byte) []byte { flip(b, ps+16+20, 0xff); flip(b, 16+20, 0); return b }, false},
+		{"newest meta page flipped", func(b []byte) []byte { flip(b, newestMeta+16+20, 0xff); return b }, false},
 		{"root page zeroed", func(b []byte) []byte { clear(b[int(root)*ps : int(root+1)*ps]); return b }, true},
 		{"branch child pointer past the end", func(b []byte) []byte {
 			order.PutUint64(b[int(branch)*ps+pageHeaderSize+8:], 1<<40)
