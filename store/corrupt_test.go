@@ -407,3 +407,66 @@ func TestOpenCorruptFreelist(t *testing.T) {
 		t.Errorf("Open: %v, want ErrCorrupt", err)
 	}
 }
+
+// When the last commit's tree is damaged and the one before is whole,
+// Repair salvages the whole one: it loses one commit, not a page of keys.
+func TestRepairTakesTheWholerTree(t *testing.T) {
+	t.Parallel()
+	path, _ := corruptible(t)
+	s, err := Open(path, Options{NoSync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Enqueue(delivery("log", "last commit")); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pf, err := openPages(f)
+	if err != nil || len(pf.metas) != 2 {
+		t.Fatalf("meta pages: %v, %v", pf, err)
+	}
+	newest, err := pf.walk(pf.metas[0], checker{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	older, err := pf.walk(pf.metas[1], checker{})
+	f.Close()
+	if err != nil {
+		t.Fatalf("the commit before the last is not whole: %v", err)
+	}
+	var only uint64 // a page of the last commit's tree alone
+	for id := range newest {
+		if !older[id] && id != pf.metas[0].root {
+			only = id
+			break
+		}
+	}
+	if only == 0 {
+		t.Fatal("the last commit wrote no page of its own")
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ps := int(pf.metas[0].pageSize)
+	clear(b[int(only)*ps : int(only+1)*ps])
+	if err := os.WriteFile(path, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	rep, err := Repair(path, time.Now())
+	if err != nil || len(rep.Lost) != 0 {
+		t.Errorf("Repair: %+v, %v; want the whole tree of the commit before, nothing lost", rep, err)
+	}
+	s, err = Open(path, Options{NoSync: true})
+	if err != nil {
+		t.Fatalf("Open after repair: %v", err)
+	}
+	defer s.Close()
+	if st, err := s.FeedStates(); err != nil || len(st) != 4 {
+		t.Errorf("feed states after repair: %d, %v; want 4", len(st), err)
+	}
+}
