@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/crierd/crier"
+	bolt "go.etcd.io/bbolt"
 )
 
 // corruptible builds a state file with enough in it for branch pages,
@@ -110,10 +111,25 @@ func TestOpenCorruptFile(t *testing.T) {
 	path, orig := corruptible(t)
 	ps, pages := pagesOf(t, path)
 	leaf, branch := pages[leafPage][0], pages[branchPage][0]
+	// Two reachable leaves side by side: the first claiming an overflow
+	// page makes the second referenced twice.
+	var twin uint64
+	for i, id := range pages[leafPage][1:] {
+		if pages[leafPage][i] == id-1 {
+			twin = id - 1
+			break
+		}
+	}
+	if twin == 0 {
+		t.Fatalf("fixture has no two adjacent leaves: %v", pages[leafPage])
+	}
 	// The root bucket's page is the lowest-level one every read goes through.
 	f, _ := os.Open(path)
 	pf, _ := openPages(f)
 	root := pf.metas[0].root
+	// bbolt writes transaction n's meta to page n%2: flipping the newest
+	// makes it fall back on the one before.
+	newestMeta := int(pf.metas[0].txid%2) * ps
 	f.Close()
 
 	flip := func(b []byte, at int, mask byte) { b[at] ^= mask }
@@ -125,7 +141,7 @@ func TestOpenCorruptFile(t *testing.T) {
 		{"truncated to half", func(b []byte) []byte { return b[:len(b)/2] }, true},
 		{"truncated inside the first page", func(b []byte) []byte { return b[:100] }, true},
 		{"both meta pages flipped", func(b []byte) []byte { flip(b, 16+20, 0xff); flip(b, ps+16+20, 0xff); return b }, true},
-		{"one meta page flipped", func(b []byte) []byte { flip(b, ps+16+20, 0xff); flip(b, 16+20, 0); return b }, false},
+		{"newest meta page flipped", func(b []byte) []byte { flip(b, newestMeta+16+20, 0xff); return b }, false},
 		{"root page zeroed", func(b []byte) []byte { clear(b[int(root)*ps : int(root+1)*ps]); return b }, true},
 		{"branch child pointer past the end", func(b []byte) []byte {
 			order.PutUint64(b[int(branch)*ps+pageHeaderSize+8:], 1<<40)
@@ -137,6 +153,14 @@ func TestOpenCorruptFile(t *testing.T) {
 		}, true},
 		{"leaf page claims another id", func(b []byte) []byte { flip(b, int(leaf)*ps, 0x01); return b }, true},
 		{"branch page type flipped", func(b []byte) []byte { flip(b, int(branch)*ps+8, 0x10); return b }, true},
+		{"leaf overflowing into the next leaf", func(b []byte) []byte {
+			order.PutUint32(b[int(twin)*ps+12:], 1)
+			return b
+		}, true},
+		{"branch with no elements", func(b []byte) []byte {
+			order.PutUint16(b[int(branch)*ps+10:], 0)
+			return b
+		}, true},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -321,5 +345,128 @@ func TestRepair(t *testing.T) {
 	es, err := s.Enqueue(delivery("log", "after repair"))
 	if err != nil || es[0].ID <= lastID {
 		t.Errorf("new entry after repair: %+v, %v; want an ID above %d", es, err, lastID)
+	}
+}
+
+// A file another tool wrote with a freelist page (crier itself writes
+// none): a freelist that lists more pages than it holds is corrupt, not
+// read past its page by bbolt.
+func TestOpenCorruptFreelist(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "crier.db")
+	db, err := bolt.Open(path, 0o600, &bolt.Options{NoSync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 3 { // a freed page or two to list
+		if err := db.Update(func(tx *bolt.Tx) error {
+			b, err := tx.CreateBucketIfNotExists([]byte("b"))
+			if err != nil {
+				return err
+			}
+			return b.Put([]byte("k"), bytes.Repeat([]byte{byte(i)}, 5000))
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := Check(path); err != nil {
+		t.Fatalf("Check of the undamaged file: %v", err)
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pf, err := openPages(f)
+	f.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := pf.metas[0]
+	if m.freelist == noFreelist {
+		t.Fatal("fixture has no freelist page")
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := int(m.freelist) * int(m.pageSize)
+	order.PutUint16(b[at+10:], 0xFFFF) // the count is in the first element
+	order.PutUint64(b[at+pageHeaderSize:], 1<<40)
+	if err := os.WriteFile(path, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s, err := Open(path, Options{NoSync: true})
+	if err == nil {
+		s.Close()
+		t.Fatal("a file with a damaged freelist opened")
+	}
+	if !errors.Is(err, ErrCorrupt) {
+		t.Errorf("Open: %v, want ErrCorrupt", err)
+	}
+}
+
+// When the last commit's tree is damaged and the one before is whole,
+// Repair salvages the whole one: it loses one commit, not a page of keys.
+func TestRepairTakesTheWholerTree(t *testing.T) {
+	t.Parallel()
+	path, _ := corruptible(t)
+	s, err := Open(path, Options{NoSync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Enqueue(delivery("log", "last commit")); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pf, err := openPages(f)
+	if err != nil || len(pf.metas) != 2 {
+		t.Fatalf("meta pages: %v, %v", pf, err)
+	}
+	newest, err := pf.walk(pf.metas[0], checker{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	older, err := pf.walk(pf.metas[1], checker{})
+	f.Close()
+	if err != nil {
+		t.Fatalf("the commit before the last is not whole: %v", err)
+	}
+	var only uint64 // a page of the last commit's tree alone
+	for id := range newest {
+		if !older[id] && id != pf.metas[0].root {
+			only = id
+			break
+		}
+	}
+	if only == 0 {
+		t.Fatal("the last commit wrote no page of its own")
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ps := int(pf.metas[0].pageSize)
+	clear(b[int(only)*ps : int(only+1)*ps])
+	if err := os.WriteFile(path, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	rep, err := Repair(path, time.Now())
+	if err != nil || len(rep.Lost) != 0 {
+		t.Errorf("Repair: %+v, %v; want the whole tree of the commit before, nothing lost", rep, err)
+	}
+	s, err = Open(path, Options{NoSync: true})
+	if err != nil {
+		t.Fatalf("Open after repair: %v", err)
+	}
+	defer s.Close()
+	if st, err := s.FeedStates(); err != nil || len(st) != 4 {
+		t.Errorf("feed states after repair: %d, %v; want 4", len(st), err)
 	}
 }

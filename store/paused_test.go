@@ -1,9 +1,12 @@
 package store
 
 import (
+	"context"
 	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/crierd/crier"
 )
 
 // TestPauseSurvivesReopen: a paused feed stays paused across a restart,
@@ -45,5 +48,32 @@ func TestPauseSurvivesReopen(t *testing.T) {
 	}
 	if got, _ := s.IsPaused("f1"); got {
 		t.Error("f1 still paused after Resume")
+	}
+}
+
+// A paused feed that Prune forgets (gone from the config, not polled within
+// retention) leaves no pause behind: were it configured again, it would
+// not come back silently paused, and the bucket does not grow with every
+// feed ever paused.
+func TestPruneForgetsPause(t *testing.T) {
+	t.Parallel()
+	clk := newClock()
+	s := openAt(t, filepath.Join(t.TempDir(), "crier.db"), clk)
+	defer s.Close()
+	for _, f := range []string{"kept", "gone"} {
+		if _, err := s.Ingest(f, crier.FeedState{LastPoll: clk.Now()}, []crier.Item{item("g:1")}, nil); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.Pause(f); err != nil {
+			t.Fatal(err)
+		}
+	}
+	clk.Advance(100 * day)
+	if _, err := s.Prune(context.Background(), clk.Now().Add(-90*day), map[string]bool{"kept": true}, 0); err != nil {
+		t.Fatal(err)
+	}
+	all, err := s.Paused()
+	if err != nil || len(all) != 1 || all["kept"].IsZero() {
+		t.Errorf("Paused() after Prune = %v, %v; want only kept", all, err)
 	}
 }

@@ -222,6 +222,11 @@ func (p *feedPruner) forget() error {
 		if err := tx.Bucket(bFeeds).Delete(p.id); err != nil {
 			return fmt.Errorf("delete state: %w", err)
 		}
+		if b := tx.Bucket(bPaused); b != nil { // created on first pause
+			if err := b.Delete(p.id); err != nil {
+				return fmt.Errorf("delete pause: %w", err)
+			}
+		}
 		p.s.states.forget(string(p.id))
 		p.s.deferred.drop(string(p.id))
 		return nil

@@ -340,14 +340,15 @@ func (s *Store) StoryByKey(key string) (Story, bool, error) {
 }
 
 // StorySources names the feeds that reported a story ("s12") so far, for
-// digests; none once the story has left the window.
+// digests; none once the story has left the window, or when it cannot be
+// read (logged: a digest line without its sources is no reason to fail).
 func (s *Store) StorySources(story string) []string {
 	var id uint64
 	if _, err := fmt.Sscanf(story, "s%d", &id); err != nil {
 		return nil
 	}
 	var out []string
-	_ = s.db.View(func(tx *bolt.Tx) error {
+	err := s.db.View(func(tx *bolt.Tx) error {
 		b := tx.Bucket(bStories)
 		if b == nil {
 			return nil
@@ -363,6 +364,10 @@ func (s *Store) StorySources(story string) []string {
 		}
 		return nil
 	})
+	if err != nil {
+		s.log.Error("cannot name a story's sources", "story", story, "err", err)
+		return nil
+	}
 	return out
 }
 

@@ -1,9 +1,14 @@
 package store
 
 import (
+	"bytes"
+	"log/slog"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
+
+	bolt "go.etcd.io/bbolt"
 
 	"github.com/crierd/crier"
 )
@@ -67,5 +72,33 @@ func TestStoriesPrunedAfterWindow(t *testing.T) {
 	}
 	if got := s.StorySources("s2"); len(got) != 1 || got[0] != "b" {
 		t.Errorf("sources of the new story: %q", got)
+	}
+}
+
+// A story that cannot be read names no sources, and says why in the log
+// rather than vanish from the digest without a trace.
+func TestStorySourcesLogsUnreadableStory(t *testing.T) {
+	t.Parallel()
+	var logged bytes.Buffer
+	s, err := Open(filepath.Join(t.TempDir(), "state.db"),
+		Options{NoSync: true, Logger: slog.New(slog.NewTextHandler(&logged, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if err := s.db.Update(func(tx *bolt.Tx) error {
+		b, err := tx.CreateBucketIfNotExists(bStories)
+		if err != nil {
+			return err
+		}
+		return b.Put(u64(1), []byte("{"))
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if got := s.StorySources("s1"); got != nil {
+		t.Errorf("sources of an unreadable story: %q", got)
+	}
+	if !strings.Contains(logged.String(), "decode story 1") {
+		t.Errorf("log %q does not say which story could not be read", logged.String())
 	}
 }
