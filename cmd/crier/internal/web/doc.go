@@ -25,6 +25,8 @@
 //	GET  /api/explain?link=URL
 //	                        {link, text}: why the item at URL was or was not pushed, the text
 //	                        `crier explain` prints (which asks here while the daemon runs)
+//	GET  /api/backup        a consistent copy of the state file (application/octet-stream), what
+//	                        `crier backup` fetches while the daemon runs; token off loopback
 //	GET  /feeds/all.atom    the last 50 stories delivered (also all.json, JSON Feed 1.1, and
 //	                        NOTIFIER.atom / NOTIFIER.json); ETag and gzip; token off loopback
 //	POST /api/redeliver     body {"ids":[…]} or {"all":true} → {redelivered}
@@ -36,6 +38,8 @@
 //	POST /api/resume?feed=N → {feed, paused, paused_since}
 //	POST /api/test-notify?notifier=N
 //	                        → {notifier, result, error}; result is sent or failed (then HTTP 502)
+//	     /websub/…          WebSub hub callbacks (verification GET, content POST), when the
+//	                        daemon subscribes (WithWebSub); outside the access rules below
 //
 // The status page's buttons are plain HTML forms posting to the same calls.
 // A request that accepts text/html (a browser's form submission) takes its
