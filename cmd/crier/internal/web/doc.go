@@ -50,6 +50,7 @@
 // loopback or unix-socket listener (as marked by Listen), or anywhere with
 // "Authorization: Bearer <token>"; otherwise 403. On a loopback listener
 // every route answers 403 to a Host that is not a loopback name, unless the
-// request carries the token (DNS rebinding). Feed URLs (url, moved_to, and
-// inside last_error and status_text) are shown through crier.RedactURL.
+// request carries the token (DNS rebinding). Feed URLs (url, moved_to,
+// inside last_error and status_text, and the /feeds/ documents' source
+// links and feed_url) are shown through crier.RedactURL.
 package web
