@@ -132,7 +132,9 @@ func TestStatusPageLayoutInChromium(t *testing.T) {
 		if len(l.SmallTaps) > 0 {
 			t.Errorf("%s: buttons under 32 px tall: %v", tc.name, l.SmallTaps)
 		}
-		if dark := luminance(l.Background) < 0.2; dark != tc.dark {
+		if lum := luminance(l.Background); lum < 0 {
+			t.Errorf("%s: background %q is not an rgb() colour", tc.name, l.Background)
+		} else if dark := lum < 0.2; dark != tc.dark {
 			t.Errorf("%s: background %s, want dark %v", tc.name, l.Background, tc.dark)
 		}
 
