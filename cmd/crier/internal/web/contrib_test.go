@@ -23,17 +23,10 @@ import (
 // contrib is the repository's contrib/ directory.
 var contrib = filepath.Join("..", "..", "..", "..", "contrib")
 
-// promtool finds promtool; CI must have it (Debian's prometheus package).
+// promtool comes with Debian's prometheus package.
 func promtool(t *testing.T) string {
 	t.Helper()
-	path, err := exec.LookPath("promtool")
-	if err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatal("promtool not installed (CI must install Debian's prometheus package)")
-		}
-		t.Skip("promtool not installed (apt-get install --no-install-recommends prometheus)")
-	}
-	return path
+	return needTool(t, "promtool", "apt-get install --no-install-recommends prometheus")
 }
 
 // TestAlertRules checks contrib/prometheus/alerts.yml and runs its unit

@@ -25,6 +25,8 @@
 //	GET  /api/explain?link=URL
 //	                        {link, text}: why the item at URL was or was not pushed, the text
 //	                        `crier explain` prints (which asks here while the daemon runs)
+//	GET  /api/backup        a consistent copy of the state file (application/octet-stream), what
+//	                        `crier backup` fetches while the daemon runs; token off loopback
 //	GET  /feeds/all.atom    the last 50 stories delivered (also all.json, JSON Feed 1.1, and
 //	                        NOTIFIER.atom / NOTIFIER.json); ETag and gzip; token off loopback
 //	POST /api/redeliver     body {"ids":[…]} or {"all":true} → {redelivered}
@@ -36,6 +38,8 @@
 //	POST /api/resume?feed=N → {feed, paused, paused_since}
 //	POST /api/test-notify?notifier=N
 //	                        → {notifier, result, error}; result is sent or failed (then HTTP 502)
+//	     /websub/…          WebSub hub callbacks (verification GET, content POST), when the
+//	                        daemon subscribes (WithWebSub); outside the access rules below
 //
 // The status page's buttons are plain HTML forms posting to the same calls.
 // A request that accepts text/html (a browser's form submission) takes its
@@ -46,6 +50,7 @@
 // loopback or unix-socket listener (as marked by Listen), or anywhere with
 // "Authorization: Bearer <token>"; otherwise 403. On a loopback listener
 // every route answers 403 to a Host that is not a loopback name, unless the
-// request carries the token (DNS rebinding). Feed URLs (url, moved_to, and
-// inside last_error and status_text) are shown through crier.RedactURL.
+// request carries the token (DNS rebinding). Feed URLs (url, moved_to,
+// inside last_error and status_text, and the /feeds/ documents' source
+// links and feed_url) are shown through crier.RedactURL.
 package web

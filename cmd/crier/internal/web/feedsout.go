@@ -326,8 +326,9 @@ func atomFeed(title, self string, stories []*story) ([]byte, error) {
 			e.Categories = append(e.Categories, atomCategory{Term: n, Scheme: notifierScheme, Label: "delivered to " + n})
 		}
 		if r.Feed != "" {
-			src := &atomSource{ID: cmp.Or(httpLink(r.FeedURL), urnUUID("crier source\x00"+r.Feed)), Title: r.Feed, Updated: rfc3339(s.first)}
-			if l := httpLink(r.FeedURL); l != "" {
+			l := httpLink(crier.RedactURL(r.FeedURL))
+			src := &atomSource{ID: cmp.Or(l, urnUUID("crier source\x00"+r.Feed)), Title: r.Feed, Updated: rfc3339(s.first)}
+			if l != "" {
 				src.Links = []atomLink{{Rel: "self", Href: l}}
 			}
 			e.Source = src
@@ -391,13 +392,13 @@ func jsonFeed(title, self string, stories []*story) ([]byte, error) {
 		it := jsonItem{
 			ID: s.id(), URL: httpLink(r.Link), Title: r.Title, ContentText: s.text(),
 			DateModified: rfc3339(s.first), Tags: r.Categories,
-			Crier: jsonCrier{About: crier.ProjectURL, Feed: r.Feed, FeedURL: r.FeedURL, Notifiers: s.notifiers, Sources: s.sources, DeliveredAt: rfc3339(s.first)},
+			Crier: jsonCrier{About: crier.ProjectURL, Feed: r.Feed, FeedURL: crier.RedactURL(r.FeedURL), Notifiers: s.notifiers, Sources: s.sources, DeliveredAt: rfc3339(s.first)},
 		}
 		if !r.Published.IsZero() {
 			it.DatePublished = rfc3339(r.Published)
 		}
 		if r.Feed != "" {
-			it.Authors = []jsonAuthor{{Name: r.Feed, URL: httpLink(r.FeedURL)}}
+			it.Authors = []jsonAuthor{{Name: r.Feed, URL: httpLink(crier.RedactURL(r.FeedURL))}}
 		}
 		doc.Items = append(doc.Items, it)
 	}

@@ -317,3 +317,32 @@ func TestFeedsOutAccess(t *testing.T) {
 		}
 	}
 }
+
+// A feed URL's credentials (user:password@, a token parameter) stay out of
+// crier's own feeds, as they stay out of the page and the API: a reader
+// given the feed gets the source's address, not its key.
+func TestFeedsOutRedactFeedURL(t *testing.T) {
+	t.Parallel()
+	s := openStore(t, func() time.Time { return time.Date(2025, 4, 1, 9, 0, 0, 0, time.UTC) })
+	es, err := s.Enqueue(crier.Delivery{Notifier: "phone", Notification: crier.Notification{Kind: crier.KindItem,
+		Feed: "Private", FeedURL: "https://me:hunter2@example.com/rss?token=s3cr3t", ItemID: "g:1",
+		Title: "Members only", Link: "https://example.com/post"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Done("phone", es[0].ID); err != nil {
+		t.Fatal(err)
+	}
+	srv := serve(t, outHandler(s, &fakeDaemon{healthy: true}, ""), listenerLoopback)
+	for _, file := range []string{"all.atom", "all.json", "phone.atom", "phone.json"} {
+		resp, body := get(t, srv.URL+"/feeds/"+file, nil)
+		if resp.StatusCode != http.StatusOK || !strings.Contains(string(body), "example.com/rss") {
+			t.Errorf("%s: %d, source address missing:\n%s", file, resp.StatusCode, body)
+		}
+		for _, secret := range []string{"hunter2", "s3cr3t"} {
+			if strings.Contains(string(body), secret) {
+				t.Errorf("%s shows the feed URL's secret %q:\n%s", file, secret, body)
+			}
+		}
+	}
+}

@@ -14,18 +14,23 @@ import (
 	"time"
 )
 
-// chromium finds the browser, skipping the test without one (failing it
-// under CI, which must have it).
-func chromium(t *testing.T) string {
+// needTool finds the program name, skipping the test without it and
+// failing it under CI, which must have it; install says how to get it.
+func needTool(t *testing.T, name, install string) string {
 	t.Helper()
-	bin, err := exec.LookPath("chromium")
+	bin, err := exec.LookPath(name)
 	if err != nil {
 		if os.Getenv("CI") != "" {
-			t.Fatal("chromium not found; CI must have it (apt-get install chromium)")
+			t.Fatalf("%s not found; CI must have it (%s)", name, install)
 		}
-		t.Skip("chromium not found; install it to run this test: apt-get install chromium")
+		t.Skipf("%s not found; install it to run this test: %s", name, install)
 	}
 	return bin
+}
+
+func chromium(t *testing.T) string {
+	t.Helper()
+	return needTool(t, "chromium", "apt-get install chromium")
 }
 
 // layout is what the page measures of itself in the browser.
@@ -132,7 +137,9 @@ func TestStatusPageLayoutInChromium(t *testing.T) {
 		if len(l.SmallTaps) > 0 {
 			t.Errorf("%s: buttons under 32 px tall: %v", tc.name, l.SmallTaps)
 		}
-		if dark := luminance(l.Background) < 0.2; dark != tc.dark {
+		if lum := luminance(l.Background); lum < 0 {
+			t.Errorf("%s: background %q is not an rgb() colour", tc.name, l.Background)
+		} else if dark := lum < 0.2; dark != tc.dark {
 			t.Errorf("%s: background %s, want dark %v", tc.name, l.Background, tc.dark)
 		}
 

@@ -2,7 +2,6 @@ package web
 
 import (
 	"context"
-	"os"
 	"os/exec"
 	"strconv"
 	"strings"
@@ -226,13 +225,7 @@ func TestStatusPageEmpty(t *testing.T) {
 // what a user sees, after the browser's own parsing, with scripts enabled.
 func TestStatusPageInChromium(t *testing.T) {
 	t.Parallel()
-	bin, err := exec.LookPath("chromium")
-	if err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatal("chromium not found; CI must have it (apt-get install chromium)")
-		}
-		t.Skip("chromium not found; install it to run this test: apt-get install chromium")
-	}
+	bin := chromium(t)
 	f := newFixture(t)
 	srv := serve(t, f.handler(""), listenerLoopback)
 
