@@ -1,7 +1,6 @@
 package main
 
 import (
-	"net/http"
 	"strings"
 	"syscall"
 	"testing"
@@ -77,7 +76,7 @@ func TestExplainWhileRunning(t *testing.T) {
 	defer cmd.Process.Kill()
 	deadline := time.Now().Add(10 * time.Second)
 	for time.Now().Before(deadline) {
-		if resp, err := http.Get("http://" + addr + "/healthz"); err == nil {
+		if resp, err := testClient.Get("http://" + addr + "/healthz"); err == nil {
 			resp.Body.Close()
 			break
 		}

@@ -114,7 +114,7 @@ func freeLoopbackAddr(t *testing.T) string {
 
 func fetchFeed(t *testing.T, url string) string {
 	t.Helper()
-	resp, err := http.Get(url)
+	resp, err := testClient.Get(url)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -130,7 +130,7 @@ func fetchFeed(t *testing.T, url string) string {
 // "" when it shows none.
 func websubState(t *testing.T, base, url string) string {
 	t.Helper()
-	resp, err := http.Get(base + "/api/feeds")
+	resp, err := testClient.Get(base + "/api/feeds")
 	if err != nil {
 		t.Fatal(err)
 	}
