@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -42,7 +41,7 @@ func TestWebSubPushEndToEnd(t *testing.T) {
 		}
 	}
 	topic := feed.srv.URL + path
-	base := "http://" + freeLoopbackAddr(t)
+	base := "http://" + freeAddr(t)
 	cfg, _ := os.ReadFile(h.config)
 	text := strings.Replace(string(cfg), `schedule: "@every 1m"`, `schedule: "@every 1h"`, 1)
 	text = strings.Replace(text, "url: "+feed.srv.URL+"/feed\n", "url: "+topic+"\n", 1)
@@ -99,17 +98,6 @@ func TestWebSubPushEndToEnd(t *testing.T) {
 	if !strings.Contains(log, "websub: push rejected") {
 		t.Errorf("the forged push was not logged as rejected; child log tail:\n%s", tail(log, 3000))
 	}
-}
-
-// freeLoopbackAddr is a loopback address with a port nobody listens on.
-func freeLoopbackAddr(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
 }
 
 func fetchFeed(t *testing.T, url string) string {
