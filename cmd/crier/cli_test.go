@@ -2,11 +2,17 @@ package main
 
 import (
 	"bytes"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 )
+
+// testClient has a transport of its own: httptest servers closing in
+// parallel tests close http.DefaultTransport's connections, even one under
+// a request in flight ("CloseIdleConnections called").
+var testClient = &http.Client{Transport: &http.Transport{}}
 
 func runCLI(env map[string]string, args ...string) (int, string, string) {
 	var stdout, stderr bytes.Buffer

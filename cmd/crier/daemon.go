@@ -349,13 +349,7 @@ func (w webDaemon) PollNow(ctx context.Context, name string) (feeds.Result, erro
 	return w.d.sched.PollNow(ctx, name)
 }
 
-func (w webDaemon) Notifiers() []string {
-	var names []string
-	for _, n := range w.d.config().Notifiers {
-		names = append(names, n.Name)
-	}
-	return names
-}
+func (w webDaemon) Notifiers() []string { return w.d.notifierNames() }
 
 // TestNotify is `crier test-notify NAME` run by the daemon, with the
 // config in force.

@@ -1,11 +1,9 @@
 package main
 
 import (
-	"net/http"
 	"strings"
 	"syscall"
 	"testing"
-	"time"
 
 	"github.com/crierd/crier/notify/pushoverfake"
 )
@@ -75,14 +73,9 @@ func TestExplainWhileRunning(t *testing.T) {
 
 	cmd := h.crierProcess("run")
 	defer cmd.Process.Kill()
-	deadline := time.Now().Add(10 * time.Second)
-	for time.Now().Before(deadline) {
-		if resp, err := http.Get("http://" + addr + "/healthz"); err == nil {
-			resp.Body.Close()
-			break
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	// Until it listens, explain could read the store itself and pass
+	// without asking the daemon.
+	waitHealthy(t, addr)
 	code, online, errOut := h.crier("explain", link)
 	if code != 0 || online != offline {
 		t.Errorf("explain, daemon running: exit %d\n%s%s\nwant what the stopped daemon's store said:\n%s", code, online, errOut, offline)

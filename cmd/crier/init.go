@@ -10,6 +10,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"unicode"
@@ -71,7 +72,7 @@ func cmdInit(ctx context.Context, env *cliEnv, args []string) error {
 	}
 	given := map[string]bool{}
 	f.Visit(func(fl *flag.Flag) { given[fl.Name] = true })
-	if *notifier != "" && !validNotifier(*notifier) {
+	if *notifier != "" && !slices.Contains(initNotifierTypes, *notifier) {
 		return &exitError{2, fmt.Sprintf("crier init: --notifier %q: want pushover, ntfy, console or jsonl", *notifier)}
 	}
 	if !env.stdinTTY {
@@ -153,15 +154,6 @@ func cmdInit(ctx context.Context, env *cliEnv, args []string) error {
 		fmt.Fprintf(env.stdout, "next: crier run --config %s (crier check shows when each feed is polled)\n", path)
 	}
 	return nil
-}
-
-func validNotifier(t string) bool {
-	for _, n := range initNotifierTypes {
-		if n == t {
-			return true
-		}
-	}
-	return false
 }
 
 // missingInitFlags lists the flags crier init needs when it cannot ask.
@@ -302,7 +294,7 @@ func (s *initSetup) chooseNotifier(p *prompter, typ string, fl notifierFlags) er
 		if err != nil {
 			return err
 		}
-		if validNotifier(a) {
+		if slices.Contains(initNotifierTypes, a) {
 			typ = a
 		}
 	}

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"log/slog"
-	"net/http"
 	"strings"
 	"sync"
 	"testing"
@@ -86,7 +85,7 @@ func TestEventsAreLoggedOnce(t *testing.T) {
 	served := make(chan error, 1)
 	go func() { served <- d.serve(ctx, newSDNotifier(getenv, log)) }()
 	waitPushed(t, push, feed.items[1], feed.items[2])
-	resp, err := http.Get("http://" + cfg.HTTP.Listen + "/healthz")
+	resp, err := testClient.Get("http://" + cfg.HTTP.Listen + "/healthz")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -3,7 +3,6 @@ package main
 import (
 	"bufio"
 	"io"
-	"net/http"
 	"os/exec"
 	"strconv"
 	"strings"
@@ -17,7 +16,7 @@ import (
 // post makes a state-changing API call on the daemon's loopback listener.
 func post(t *testing.T, url string) (int, string) {
 	t.Helper()
-	resp, err := http.Post(url, "", nil)
+	resp, err := testClient.Post(url, "", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -29,7 +28,7 @@ func post(t *testing.T, url string) (int, string) {
 // polls sums crier_polls_total for feed from the daemon's metrics.
 func polls(t *testing.T, addr, feed string) int {
 	t.Helper()
-	resp, err := http.Get("http://" + addr + "/metrics")
+	resp, err := testClient.Get("http://" + addr + "/metrics")
 	if err != nil {
 		return -1
 	}
@@ -100,7 +99,7 @@ func TestPauseSurvivesRestartAndTestNotify(t *testing.T) {
 	if n := polls(t, addr, "Held"); n != 0 {
 		t.Errorf("paused feed polled %d times after a restart", n)
 	}
-	resp, err := http.Get(base + "/api/feeds")
+	resp, err := testClient.Get(base + "/api/feeds")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -80,7 +80,6 @@ func storeError(err error) error {
 	return corruptMessage(err)
 }
 
-// openStore opens the configured store for the offline tools.
 // openConfigStore loads the config and opens its store, for the offline
 // tools that read or change the store of a stopped daemon.
 func (f *flags) openConfigStore(env *cliEnv) (*crier.Config, *store.Store, error) {
@@ -95,6 +94,7 @@ func (f *flags) openConfigStore(env *cliEnv) (*crier.Config, *store.Store, error
 	return cfg, st, nil
 }
 
+// openStore opens the configured store for the offline tools.
 func openStore(cfg *crier.Config) (*store.Store, error) {
 	st, err := store.Open(stateFile(cfg), offlineStoreOptions())
 	if err != nil {

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"strings"
 	"text/tabwriter"
@@ -93,16 +92,9 @@ func statusFromDaemon(ctx context.Context, cfg *crier.Config) ([]byte, string, e
 // (TCP or unix socket), with the bearer token when one is configured.
 // timeout 0 means none (a backup can take a while).
 func daemonGet(ctx context.Context, cfg *crier.Config, path string, timeout time.Duration) (*http.Response, error) {
-	addr := cfg.HTTP.Listen
 	client := &http.Client{Timeout: timeout}
-	base := "http://" + addr
-	if sock, ok := strings.CutPrefix(addr, "unix:"); ok {
-		base = "http://crier"
-		client.Transport = &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
-			var d net.Dialer
-			return d.DialContext(ctx, "unix", sock)
-		}}
-	}
+	var base string
+	base, client.Transport = listenerClient(cfg.HTTP.Listen)
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+path, nil)
 	if err != nil {
 		return nil, err

@@ -51,7 +51,7 @@ func TestStatusAndListener(t *testing.T) {
 	var metrics string
 	deadline := time.Now().Add(10 * time.Second)
 	for time.Now().Before(deadline) {
-		resp, err := http.Get("http://" + addr + "/metrics")
+		resp, err := testClient.Get("http://" + addr + "/metrics")
 		if err == nil {
 			b, _ := io.ReadAll(resp.Body)
 			resp.Body.Close()
@@ -65,7 +65,7 @@ func TestStatusAndListener(t *testing.T) {
 	if !strings.Contains(metrics, `crier_polls_total{feed="Good"`) || !strings.Contains(metrics, "crier_outbox_depth") {
 		t.Errorf("metrics from the running daemon:\n%.2000s", metrics)
 	}
-	if resp, err := http.Get("http://" + addr + "/healthz"); err != nil || resp.StatusCode != http.StatusOK {
+	if resp, err := testClient.Get("http://" + addr + "/healthz"); err != nil || resp.StatusCode != http.StatusOK {
 		t.Errorf("healthz: %v %v", resp, err)
 	}
 	code, out, errOut = h.crier("status")

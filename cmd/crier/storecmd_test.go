@@ -142,20 +142,7 @@ func TestBackup(t *testing.T) {
 
 	cmd := h.crierProcess("run")
 	defer cmd.Process.Kill()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		resp, err := http.Get("http://" + addr + "/healthz")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				break
-			}
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("daemon never healthy: %v", err)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	waitHealthy(t, addr)
 	running := filepath.Join(h.dir, "running.db")
 	code, out, errOut = h.crier("backup", running)
 	if code != 0 || !strings.Contains(out, "from the running daemon at "+addr) {
@@ -167,5 +154,25 @@ func TestBackup(t *testing.T) {
 	}
 	if n := feedsIn(running); n != 1 {
 		t.Errorf("backup holds %d feed states, want 1", n)
+	}
+}
+
+// waitHealthy waits for the daemon listening on addr to answer /healthz
+// with 200; it has the store open by then.
+func waitHealthy(t *testing.T, addr string) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		resp, err := testClient.Get("http://" + addr + "/healthz")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("daemon never healthy: %v", err)
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 }

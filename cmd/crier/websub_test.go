@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -42,7 +41,7 @@ func TestWebSubPushEndToEnd(t *testing.T) {
 		}
 	}
 	topic := feed.srv.URL + path
-	base := "http://" + freeLoopbackAddr(t)
+	base := "http://" + freeAddr(t)
 	cfg, _ := os.ReadFile(h.config)
 	text := strings.Replace(string(cfg), `schedule: "@every 1m"`, `schedule: "@every 1h"`, 1)
 	text = strings.Replace(text, "url: "+feed.srv.URL+"/feed\n", "url: "+topic+"\n", 1)
@@ -101,20 +100,9 @@ func TestWebSubPushEndToEnd(t *testing.T) {
 	}
 }
 
-// freeLoopbackAddr is a loopback address with a port nobody listens on.
-func freeLoopbackAddr(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
-}
-
 func fetchFeed(t *testing.T, url string) string {
 	t.Helper()
-	resp, err := http.Get(url)
+	resp, err := testClient.Get(url)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -130,7 +118,7 @@ func fetchFeed(t *testing.T, url string) string {
 // "" when it shows none.
 func websubState(t *testing.T, base, url string) string {
 	t.Helper()
-	resp, err := http.Get(base + "/api/feeds")
+	resp, err := testClient.Get(base + "/api/feeds")
 	if err != nil {
 		t.Fatal(err)
 	}
