@@ -63,7 +63,7 @@ func listenerClient(listen string) (base string, transport http.RoundTripper) {
 	}
 	host, port, err := net.SplitHostPort(listen)
 	if err != nil {
-		return "http://" + listen, nil
+		return "http://" + listen, &http.Transport{}
 	}
 	switch host {
 	case "", "0.0.0.0":
@@ -71,5 +71,7 @@ func listenerClient(listen string) (base string, transport http.RoundTripper) {
 	case "::":
 		host = "::1"
 	}
-	return "http://" + net.JoinHostPort(host, port), nil
+	// A transport of its own, not http.DefaultTransport: a one-shot command
+	// needs no shared pool, and in tests other servers closing may not reach it.
+	return "http://" + net.JoinHostPort(host, port), &http.Transport{}
 }
