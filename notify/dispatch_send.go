@@ -139,7 +139,7 @@ func (d *Dispatcher) retryUnconfirmed(l *lane, e store.Entry, attempts int, next
 }
 
 // settleStuck takes the late verdict of an abandoned send, which attempt
-// recorded as a temporary failure. A late success is the delivery: the
+// recorded as unconfirmed. A late success is the delivery: the
 // entry is done, or sending it again would repeat it. A late failure
 // leaves the retry as recorded.
 func (d *Dispatcher) settleStuck(l *lane, sendErr error) error {

@@ -97,8 +97,9 @@ type lane struct {
 	progress atomic.Int64 // unix nanoseconds; read by LastProgress
 }
 
-// stuckSend is an abandoned send: e was recorded as a temporary failure,
-// but done still brings the notifier's own verdict.
+// stuckSend is an abandoned send: e was recorded as an unconfirmed send
+// (retried no sooner than UnconfirmedWait, or buried at the notifier's
+// cap), but done still brings the notifier's own verdict.
 type stuckSend struct {
 	e    store.Entry
 	done <-chan error
