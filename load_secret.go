@@ -59,10 +59,6 @@ func (l *loader) readSecret(n *yaml.Node, field string) (string, bool) {
 		l.errf(n, field, "%v", err)
 		return "", false
 	}
-	if len(data) > maxSecretSize {
-		l.errf(n, field, "%s is larger than 64 KiB: not a secret file", path)
-		return "", false
-	}
 	v := strings.TrimRight(string(data), " \t\r\n")
 	if v == "" {
 		l.errf(n, field, "the file is empty")

@@ -60,21 +60,17 @@ func redactParam(p string) string {
 	if err != nil {
 		name = k
 	}
-	if secretName(name) {
+	if SecretName(name) {
 		return k + "=" + redacted
 	}
 	return p
 }
 
 // SecretName reports whether a parameter, header, flag or environment
-// variable named name probably carries a credential, by the rule RedactURL
-// applies to query parameters.
-func SecretName(name string) bool { return secretName(name) }
-
-// secretName reports whether a parameter named name probably carries a
-// credential. It errs on the side of hiding: a hidden "monkey=" costs less
-// than a shown "apikey=". Names such as author, keyword, page or q stay.
-func secretName(name string) bool {
+// variable named name probably carries a credential. It errs on the side
+// of hiding: a hidden "monkey=" costs less than a shown "apikey=". Names
+// such as author, keyword, page or q stay.
+func SecretName(name string) bool {
 	n := strings.NewReplacer("-", "", "_", "", ".", "", " ", "").Replace(strings.ToLower(name))
 	switch n {
 	case "key", "sig", "pass", "pwd", "pw", "auth", "jwt":
