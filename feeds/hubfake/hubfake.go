@@ -235,7 +235,7 @@ func Verify(ctx context.Context, callback string, q url.Values) (int, string, er
 	if err != nil {
 		return 0, "", err
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := do(req)
 	if err != nil {
 		return 0, "", err
 	}
@@ -277,7 +277,7 @@ func Deliver(ctx context.Context, callback, hubURL, topic, contentType string, b
 	if secret != "" {
 		req.Header.Set("X-Hub-Signature", algo+"="+Sign(algo, secret, body))
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := do(req)
 	if err != nil {
 		return 0, err
 	}
@@ -302,4 +302,13 @@ func Sign(algo, secret string, body []byte) string {
 	m := hmac.New(nh, []byte(secret))
 	m.Write(body)
 	return hex.EncodeToString(m.Sum(nil))
+}
+
+// do sends req on a client with its own transport: a parallel test's
+// httptest server closing http.DefaultTransport's idle connections must
+// not fail a verification or a delivery in flight. No keep-alives, so no
+// connection outlives its request.
+func do(req *http.Request) (*http.Response, error) {
+	c := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}
+	return c.Do(req)
 }
