@@ -211,9 +211,9 @@ func (l *loader) expand(n *yaml.Node, field string) (string, bool) {
 // Other '$' need no escape: the loader only ever expands "${".
 func EscapeVars(s string) string { return strings.ReplaceAll(s, "${", "$${") }
 
-// unescapeVars is the inverse of EscapeVars: the text as Load reads it,
+// UnescapeVars is the inverse of EscapeVars: the text as Load reads it,
 // for values that hold no variables.
-func unescapeVars(s string) string { return strings.ReplaceAll(s, "$${", "${") }
+func UnescapeVars(s string) string { return strings.ReplaceAll(s, "$${", "${") }
 
 func validVarName(s string) bool {
 	if s == "" {

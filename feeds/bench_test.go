@@ -28,7 +28,7 @@ import (
 	"github.com/crierd/crier/feeds"
 	"github.com/crierd/crier/feeds/feedgen"
 	"github.com/crierd/crier/notify"
-	"github.com/crierd/crier/store"
+	"github.com/crierd/crier/store/bolt"
 	"github.com/mmcdole/gofeed"
 )
 
@@ -131,7 +131,7 @@ func startFeedServer(tb testing.TB, o feedgen.Options) feedgen.Remote {
 // dispatcher, real fetcher and poller.
 type benchPipe struct {
 	cfg    *crier.Config
-	st     *store.Store
+	st     *bolt.Store
 	poller *feeds.Poller
 	disp   *notify.Dispatcher
 	sent   atomic.Int64 // notifications the notifier accepted
@@ -168,7 +168,7 @@ func benchConfig(tb testing.TB, dir string, urls []string, sameStory ...string) 
 
 func newBenchPipe(tb testing.TB, cfg *crier.Config, lat *benchLatency) *benchPipe {
 	tb.Helper()
-	st, err := store.Open(filepath.Join(cfg.StateDir, "crier.db"), store.Options{})
+	st, err := bolt.Open(filepath.Join(cfg.StateDir, "crier.db"), bolt.Options{})
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -555,12 +555,12 @@ func (l *bareLoop) run(b *testing.B, ctx context.Context) bareResult {
 
 // benchStore notes when each queued notification's transaction committed.
 type benchStore struct {
-	*store.Store
+	*bolt.Store
 	lat *benchLatency
 }
 
 func (s benchStore) Ingest(feedID string, st crier.FeedState, items []crier.Item,
-	plan func([]crier.NewItem, bool) []crier.Delivery) (store.IngestResult, error) {
+	plan func([]crier.NewItem, bool) []crier.Delivery) (crier.IngestResult, error) {
 	var ids []string
 	res, err := s.Store.Ingest(feedID, st, items, func(fresh []crier.NewItem, first bool) []crier.Delivery {
 		ds := plan(fresh, first)
@@ -577,9 +577,9 @@ func (s benchStore) Ingest(feedID string, st crier.FeedState, items []crier.Item
 }
 
 func (s benchStore) IngestStories(feedID string, st crier.FeedState, items []crier.Item, window time.Duration,
-	plan func([]crier.NewItem, bool, *store.StoryTx) ([]crier.Delivery, error)) (store.IngestResult, error) {
+	plan func([]crier.NewItem, bool, crier.StoryIndex) ([]crier.Delivery, error)) (crier.IngestResult, error) {
 	var ids []string
-	res, err := s.Store.IngestStories(feedID, st, items, window, func(fresh []crier.NewItem, first bool, stx *store.StoryTx) ([]crier.Delivery, error) {
+	res, err := s.Store.IngestStories(feedID, st, items, window, func(fresh []crier.NewItem, first bool, stx crier.StoryIndex) ([]crier.Delivery, error) {
 		ds, err := plan(fresh, first, stx)
 		ids = ids[:0]
 		for _, d := range ds {

@@ -6,7 +6,7 @@ import (
 	"testing"
 
 	"github.com/crierd/crier"
-	"github.com/crierd/crier/store"
+	"github.com/crierd/crier/store/bolt"
 )
 
 func TestParseGUIDAsLink(t *testing.T) {
@@ -74,7 +74,7 @@ func TestParseRDFAbout(t *testing.T) {
 // the old ones, and an item is new only when none of its keys was seen.
 func TestNewIDsDoNotReannounce(t *testing.T) {
 	t.Parallel()
-	st, err := store.Open(filepath.Join(t.TempDir(), "state.db"), store.Options{NoSync: true})
+	st, err := bolt.Open(filepath.Join(t.TempDir(), "state.db"), bolt.Options{NoSync: true})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/crierd/crier"
-	"github.com/crierd/crier/store"
 )
 
 // Store is what polling needs from the store.
@@ -20,11 +19,11 @@ type Store interface {
 	FeedState(feedID string) (crier.FeedState, bool, error)
 	SaveFeedState(feedID string, st crier.FeedState) error
 	Ingest(feedID string, st crier.FeedState, items []crier.Item,
-		plan func(fresh []crier.NewItem, firstPoll bool) []crier.Delivery) (store.IngestResult, error)
+		plan func(fresh []crier.NewItem, firstPoll bool) []crier.Delivery) (crier.IngestResult, error)
 	// IngestStories is Ingest with the story index (same_story).
 	IngestStories(feedID string, st crier.FeedState, items []crier.Item, window time.Duration,
-		plan func(fresh []crier.NewItem, firstPoll bool, stories *store.StoryTx) ([]crier.Delivery, error)) (store.IngestResult, error)
-	Enqueue(ds ...crier.Delivery) ([]store.Entry, error)
+		plan func(fresh []crier.NewItem, firstPoll bool, stories crier.StoryIndex) ([]crier.Delivery, error)) (crier.IngestResult, error)
+	Enqueue(ds ...crier.Delivery) ([]crier.Entry, error)
 }
 
 // PollerOptions wires a Poller.

@@ -13,7 +13,7 @@ import (
 	"time"
 
 	"github.com/crierd/crier"
-	"github.com/crierd/crier/store"
+	"github.com/crierd/crier/store/bolt"
 )
 
 // The poller tests drive one Poller with an injected clock against real
@@ -158,7 +158,7 @@ func (s *plServer) LastHeader(name string) string {
 // plEnv is one poller over one state file.
 type plEnv struct {
 	clock *plClock
-	store *store.Store
+	store *bolt.Store
 	log   *plLog
 	p     *Poller
 }
@@ -169,7 +169,7 @@ var plStart = time.Date(2025, 3, 10, 10, 0, 0, 0, time.Local)
 func newPLEnv(t *testing.T, fo FetchOptions, edit func(*PollerOptions)) *plEnv {
 	t.Helper()
 	e := &plEnv{clock: newPLClock(), log: &plLog{}}
-	st, err := store.Open(filepath.Join(t.TempDir(), "state.db"), store.Options{Now: e.clock.Now, NoSync: true})
+	st, err := bolt.Open(filepath.Join(t.TempDir(), "state.db"), bolt.Options{Now: e.clock.Now, NoSync: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -196,13 +196,13 @@ func (e *plEnv) state(t *testing.T, f crier.Feed) crier.FeedState {
 	return st
 }
 
-func (e *plEnv) alerts(t *testing.T) []store.Entry {
+func (e *plEnv) alerts(t *testing.T) []crier.Entry {
 	t.Helper()
 	all, err := e.store.Outbox()
 	if err != nil {
 		t.Fatal(err)
 	}
-	var out []store.Entry
+	var out []crier.Entry
 	for _, en := range all {
 		if en.Notification.Kind == crier.KindAlert {
 			out = append(out, en)

@@ -5,7 +5,7 @@ import (
 	"testing"
 
 	"github.com/crierd/crier"
-	"github.com/crierd/crier/store"
+	"github.com/crierd/crier/store/bolt"
 )
 
 // A new item's picture is queued with its notification and is still there
@@ -31,7 +31,7 @@ func TestPollQueuesItemImage(t *testing.T) {
 	if err := e.store.Close(); err != nil {
 		t.Fatal(err)
 	}
-	st, err := store.Open(path, store.Options{NoSync: true})
+	st, err := bolt.Open(path, bolt.Options{NoSync: true})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -8,29 +8,29 @@ import (
 	"time"
 
 	"github.com/crierd/crier"
-	"github.com/crierd/crier/store"
+	"github.com/crierd/crier/store/bolt"
 )
 
 // fullDiskStore fails every write while full is set, as a full disk does.
 type fullDiskStore struct {
-	*store.Store
+	*bolt.Store
 	full atomic.Bool
 }
 
 var errDiskFull = errors.New("write state.db: no space left on device")
 
 func (f *fullDiskStore) Ingest(feedID string, st crier.FeedState, items []crier.Item,
-	plan func([]crier.NewItem, bool) []crier.Delivery) (store.IngestResult, error) {
+	plan func([]crier.NewItem, bool) []crier.Delivery) (crier.IngestResult, error) {
 	if f.full.Load() {
-		return store.IngestResult{}, errDiskFull
+		return crier.IngestResult{}, errDiskFull
 	}
 	return f.Store.Ingest(feedID, st, items, plan)
 }
 
 func (f *fullDiskStore) IngestStories(feedID string, st crier.FeedState, items []crier.Item, window time.Duration,
-	plan func([]crier.NewItem, bool, *store.StoryTx) ([]crier.Delivery, error)) (store.IngestResult, error) {
+	plan func([]crier.NewItem, bool, crier.StoryIndex) ([]crier.Delivery, error)) (crier.IngestResult, error) {
 	if f.full.Load() {
-		return store.IngestResult{}, errDiskFull
+		return crier.IngestResult{}, errDiskFull
 	}
 	return f.Store.IngestStories(feedID, st, items, window, plan)
 }

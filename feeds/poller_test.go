@@ -13,7 +13,7 @@ import (
 	"time"
 
 	"github.com/crierd/crier"
-	"github.com/crierd/crier/store"
+	"github.com/crierd/crier/store/bolt"
 )
 
 func TestPollRetryAfter(t *testing.T) {
@@ -437,22 +437,22 @@ func TestPollNotModifiedKeepsValidators(t *testing.T) {
 
 // failOnceStore fails the next Ingest, as a full disk would.
 type failOnceStore struct {
-	*store.Store
+	*bolt.Store
 	fail atomic.Bool
 }
 
 func (f *failOnceStore) Ingest(feedID string, st crier.FeedState, items []crier.Item,
-	plan func([]crier.NewItem, bool) []crier.Delivery) (store.IngestResult, error) {
+	plan func([]crier.NewItem, bool) []crier.Delivery) (crier.IngestResult, error) {
 	if f.fail.CompareAndSwap(true, false) {
-		return store.IngestResult{}, errors.New("disk full")
+		return crier.IngestResult{}, errors.New("disk full")
 	}
 	return f.Store.Ingest(feedID, st, items, plan)
 }
 
 func (f *failOnceStore) IngestStories(feedID string, st crier.FeedState, items []crier.Item, window time.Duration,
-	plan func([]crier.NewItem, bool, *store.StoryTx) ([]crier.Delivery, error)) (store.IngestResult, error) {
+	plan func([]crier.NewItem, bool, crier.StoryIndex) ([]crier.Delivery, error)) (crier.IngestResult, error) {
 	if f.fail.CompareAndSwap(true, false) {
-		return store.IngestResult{}, errors.New("disk full")
+		return crier.IngestResult{}, errors.New("disk full")
 	}
 	return f.Store.IngestStories(feedID, st, items, window, plan)
 }

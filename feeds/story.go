@@ -7,17 +7,7 @@ import (
 	"time"
 
 	"github.com/crierd/crier"
-	"github.com/crierd/crier/store"
 )
-
-// StoryIndex is the story state Cluster reads and updates: the store's,
-// inside the ingest transaction (store.StoryTx).
-type StoryIndex interface {
-	ByKey(key string) (store.Story, bool, error)
-	Candidates(bands []uint64, perBand, limit int) ([]store.Candidate, error)
-	Story(id uint64) (store.Story, bool, error)
-	Put(s *store.Story) error
-}
 
 // A similar match looks at the newest candidatesPerBand stories of each
 // LSH band and at most maxCandidates in all: the cost of an item stays the
@@ -75,7 +65,7 @@ type ClusterInput struct {
 
 // storyState is a story being updated by one poll.
 type storyState struct {
-	story store.Story
+	story crier.Story
 	match string  // how this poll's item joined it: "", "link", "similar"
 	score float64 // of a similar match
 	src   int     // index of this poll's report in story.Sources
@@ -87,7 +77,7 @@ type storyState struct {
 // "Developing: …" push per story for notifiers whose escalation it meets.
 // Like Plan it is policy only: the index is the store's, in the ingest
 // transaction, so the story state and the outbox change together.
-func Cluster(in ClusterInput, ds []crier.Delivery, idx StoryIndex) ([]crier.Delivery, error) {
+func Cluster(in ClusterInput, ds []crier.Delivery, idx crier.StoryIndex) ([]crier.Delivery, error) {
 	if in.Feed.SameStory == crier.SameStoryOff {
 		return ds, nil
 	}
@@ -175,7 +165,7 @@ func matchAllowed(match string, feed, notifier crier.SameStory) bool {
 
 // matchStory finds the story an item belongs to, or starts one, and adds
 // the item to it as a report.
-func matchStory(in ClusterInput, it crier.Item, idx StoryIndex, byID map[uint64]*storyState) (*storyState, error) {
+func matchStory(in ClusterInput, it crier.Item, idx crier.StoryIndex, byID map[uint64]*storyState) (*storyState, error) {
 	keys := storyKeys(it)
 	var found *storyState
 	for _, k := range keys {
@@ -230,14 +220,14 @@ func matchStory(in ClusterInput, it crier.Item, idx StoryIndex, byID map[uint64]
 		}
 	}
 	if found == nil {
-		found = &storyState{story: store.Story{Title: it.Title, Link: it.Link, First: in.Now, Features: features, Bands: bands}}
+		found = &storyState{story: crier.Story{Title: it.Title, Link: it.Link, First: in.Now, Features: features, Bands: bands}}
 	}
 	for _, k := range keys {
 		if len(found.story.Keys) < maxStoryKeys && !slices.Contains(found.story.Keys, k) {
 			found.story.Keys = append(found.story.Keys, k)
 		}
 	}
-	found.story.AddSource(store.StorySource{Feed: in.Feed.Name, Title: it.Title, Link: it.Link, At: in.Now,
+	found.story.AddSource(crier.StorySource{Feed: in.Feed.Name, Title: it.Title, Link: it.Link, At: in.Now,
 		Match: found.match, Score: found.score})
 	found.src = len(found.story.Sources) - 1
 	return found, nil
@@ -245,7 +235,7 @@ func matchStory(in ClusterInput, it crier.Item, idx StoryIndex, byID map[uint64]
 
 // cached returns this poll's copy of a story, so that two items of one
 // poll update the same record.
-func cached(byID map[uint64]*storyState, s store.Story) *storyState {
+func cached(byID map[uint64]*storyState, s crier.Story) *storyState {
 	if c, ok := byID[s.ID]; ok {
 		return c
 	}
@@ -272,7 +262,7 @@ func storyKeys(it crier.Item) []string {
 }
 
 // feedsOf names the feeds that reported a story.
-func feedsOf(s store.Story) []string {
+func feedsOf(s crier.Story) []string {
 	var out []string
 	for _, src := range s.Sources {
 		if !slices.Contains(out, src.Feed) {
@@ -283,7 +273,7 @@ func feedsOf(s store.Story) []string {
 }
 
 // alsoIn names the feeds other than feed that reported the story.
-func alsoIn(s store.Story, feed string) []string {
+func alsoIn(s crier.Story, feed string) []string {
 	var out []string
 	for _, src := range s.Sources {
 		if src.Feed != feed && !slices.Contains(out, src.Feed) {
@@ -375,13 +365,13 @@ func storyHeadlines(hs []crier.Headline, byItem map[string]*storyState) ([]crier
 // ingest commits a poll, with its stories updated in the same transaction
 // unless the feed has same_story: off.
 func (p *Poller) ingest(feed crier.Feed, st crier.FeedState, items []crier.Item, now time.Time,
-	plan func(fresh []crier.NewItem, firstPoll bool) []crier.Delivery) (store.IngestResult, error) {
+	plan func(fresh []crier.NewItem, firstPoll bool) []crier.Delivery) (crier.IngestResult, error) {
 	if feed.SameStory == crier.SameStoryOff {
 		return p.store.Ingest(feed.FeedID(), st, items, plan)
 	}
 	policy := p.routing.Load().Stories
 	return p.store.IngestStories(feed.FeedID(), st, items, policy.Window(),
-		func(fresh []crier.NewItem, first bool, stories *store.StoryTx) ([]crier.Delivery, error) {
+		func(fresh []crier.NewItem, first bool, stories crier.StoryIndex) ([]crier.Delivery, error) {
 			return Cluster(ClusterInput{Feed: feed, Fresh: fresh, FirstPoll: first, Policy: policy, Now: now},
 				plan(fresh, first), stories)
 		})

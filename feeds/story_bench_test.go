@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"github.com/crierd/crier"
-	"github.com/crierd/crier/store"
+	"github.com/crierd/crier/store/bolt"
 )
 
 // BenchmarkStoryWindow10k fills a 12h story window as 10 000 feeds of 50
@@ -29,7 +29,7 @@ func BenchmarkStoryWindow10k(b *testing.B) {
 	for range b.N {
 		dir := b.TempDir()
 		now := time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
-		s, err := store.Open(filepath.Join(dir, "state.db"), store.Options{NoSync: true, Now: func() time.Time { return now }})
+		s, err := bolt.Open(filepath.Join(dir, "state.db"), bolt.Options{NoSync: true, Now: func() time.Time { return now }})
 		if err != nil {
 			b.Fatal(err)
 		}

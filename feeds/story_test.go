@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/crierd/crier"
-	"github.com/crierd/crier/store"
+	"github.com/crierd/crier/store/bolt"
 )
 
 // storyEnv polls feeds into a real state file through the poller's own
@@ -17,7 +17,7 @@ import (
 type storyEnv struct {
 	path  string
 	now   time.Time
-	store *store.Store
+	store *bolt.Store
 	p     *Poller
 }
 
@@ -31,7 +31,7 @@ func newStoryEnv(t *testing.T, policy StoryPolicy) *storyEnv {
 
 func (e *storyEnv) open(t *testing.T) {
 	t.Helper()
-	s, err := store.Open(e.path, store.Options{Now: func() time.Time { return e.now }, NoSync: true})
+	s, err := bolt.Open(e.path, bolt.Options{Now: func() time.Time { return e.now }, NoSync: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -59,7 +59,7 @@ func (e *storyEnv) restart(t *testing.T) {
 type storyItem struct{ title, link, summary string }
 
 // poll ingests items as a seeded feed's new items and returns what it queued.
-func (e *storyEnv) poll(t *testing.T, f crier.Feed, items ...storyItem) []store.Entry {
+func (e *storyEnv) poll(t *testing.T, f crier.Feed, items ...storyItem) []crier.Entry {
 	t.Helper()
 	before := e.outboxIDs(t)
 	var its []crier.Item
@@ -103,13 +103,13 @@ func (e *storyEnv) outboxIDs(t *testing.T) map[uint64]bool {
 	return ids
 }
 
-func (e *storyEnv) queuedSince(t *testing.T, before map[uint64]bool) []store.Entry {
+func (e *storyEnv) queuedSince(t *testing.T, before map[uint64]bool) []crier.Entry {
 	t.Helper()
 	es, err := e.store.Outbox()
 	if err != nil {
 		t.Fatal(err)
 	}
-	var out []store.Entry
+	var out []crier.Entry
 	for _, x := range es {
 		if !before[x.ID] {
 			out = append(out, x)
@@ -123,7 +123,7 @@ func storyFeed(name string, mode crier.SameStory, notify ...string) crier.Feed {
 }
 
 // pushed lists "notifier: title" of entries, for comparing.
-func pushed(es []store.Entry) []string {
+func pushed(es []crier.Entry) []string {
 	var out []string
 	for _, x := range es {
 		out = append(out, x.Notifier+": "+x.Notification.Title)
@@ -184,7 +184,7 @@ func TestSameStoryAcrossFeeds(t *testing.T) {
 				t.Errorf("second report pushed %q, want %q", po, tc.want)
 			}
 			// The log notifier keeps every item, with its story.
-			i := slices.IndexFunc(got, func(x store.Entry) bool { return x.Notifier == "log" })
+			i := slices.IndexFunc(got, func(x crier.Entry) bool { return x.Notifier == "log" })
 			if i < 0 {
 				t.Fatalf("the log notifier did not get the second report: %q", pushed(got))
 			}
@@ -277,7 +277,7 @@ func TestSameStoryCrashBetweenClusterAndSend(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, err := e.store.IngestStories(a.FeedID(), crier.FeedState{Seeded: true}, its, time.Hour,
-		func(fresh []crier.NewItem, first bool, stx *store.StoryTx) ([]crier.Delivery, error) {
+		func(fresh []crier.NewItem, first bool, stx crier.StoryIndex) ([]crier.Delivery, error) {
 			if _, err := Cluster(ClusterInput{Feed: a, Fresh: fresh, Now: e.now}, e.plan(a)(fresh, first), stx); err != nil {
 				return nil, err
 			}

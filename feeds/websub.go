@@ -17,7 +17,6 @@ import (
 	"time"
 
 	"github.com/crierd/crier"
-	"github.com/crierd/crier/store"
 )
 
 // WebSub subscriber tuning.
@@ -50,8 +49,8 @@ const (
 
 // SubscriptionStore is where the subscriber keeps its subscriptions.
 type SubscriptionStore interface {
-	Subscriptions() ([]store.Subscription, error)
-	SaveSubscription(store.Subscription) error
+	Subscriptions() ([]crier.Subscription, error)
+	SaveSubscription(crier.Subscription) error
 	DeleteSubscription(callback string) error
 }
 
@@ -93,7 +92,7 @@ type WebSub struct {
 	mu      sync.Mutex
 	feeds   map[string]crier.Feed          // websub: auto feeds, by feed ID
 	found   map[string]HubLinks            // what polls discovered, by feed ID
-	subs    map[string]*store.Subscription // by callback ID
+	subs    map[string]*crier.Subscription // by callback ID
 	base    context.Context                // pushes run under it; Run cancels it at exit
 	stop    context.CancelFunc
 	applied bool // Apply has named the feeds: until then nothing is cancelled
@@ -140,7 +139,7 @@ func NewWebSub(st SubscriptionStore, p Pusher, opt WebSubOptions) (*WebSub, erro
 	base, stop := context.WithCancel(context.Background())
 	w := &WebSub{
 		st: st, push: p, opt: opt, slot: make(chan struct{}, maxPushes),
-		feeds: map[string]crier.Feed{}, found: map[string]HubLinks{}, subs: map[string]*store.Subscription{},
+		feeds: map[string]crier.Feed{}, found: map[string]HubLinks{}, subs: map[string]*crier.Subscription{},
 		base: base, stop: stop, wake: make(chan struct{}, 1),
 	}
 	for i := range stored {
@@ -181,7 +180,7 @@ func (w *WebSub) Pushing(feedID string) bool {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	cur := w.current(feedID)
-	return cur != nil && cur.State == store.SubActive && w.opt.Now().Before(cur.LeaseExpires)
+	return cur != nil && cur.State == crier.SubActive && w.opt.Now().Before(cur.LeaseExpires)
 }
 
 func (w *WebSub) poke() {
@@ -222,7 +221,7 @@ func (w *WebSub) Run(ctx context.Context) {
 
 // request is one (un)subscription request to send.
 type request struct {
-	sub   store.Subscription // as saved before sending
+	sub   crier.Subscription // as saved before sending
 	renew bool
 }
 
@@ -262,10 +261,10 @@ func (w *WebSub) plan(now time.Time) ([]request, time.Time) {
 	}
 	var reqs []request
 	later := func(t time.Time) { next = earliest(next, t) }
-	pending := func(s *store.Subscription, mode string, renew bool) {
+	pending := func(s *crier.Subscription, mode string, renew bool) {
 		s.Pending, s.RequestedAt = mode, now
 		if mode == "subscribe" && !renew {
-			s.State = store.SubPending
+			s.State = crier.SubPending
 		}
 		w.save(s)
 		reqs = append(reqs, request{sub: *s, renew: renew})
@@ -273,17 +272,17 @@ func (w *WebSub) plan(now time.Time) ([]request, time.Time) {
 	for _, s := range w.sorted() {
 		feed, wanted := w.feeds[s.FeedID]
 		hub, topic := w.want(s.FeedID)
-		keep := wanted && s.State != store.SubUnsubscribing && s.Hub == hub && s.Topic == topic && s.CallbackURL == w.callbackURL(s.Callback)
+		keep := wanted && s.State != crier.SubUnsubscribing && s.Hub == hub && s.Topic == topic && s.CallbackURL == w.callbackURL(s.Callback)
 		switch {
-		case !keep && s.State != store.SubUnsubscribing:
-			if s.State == store.SubActive || s.Pending != "" {
+		case !keep && s.State != crier.SubUnsubscribing:
+			if s.State == crier.SubActive || s.Pending != "" {
 				w.opt.Log.Info("websub: unsubscribing", "feed", cmp.Or(feed.Name, s.FeedID), "url", s.FeedID, "hub", s.Hub)
-				s.State, s.Attempts = store.SubUnsubscribing, 0
+				s.State, s.Attempts = crier.SubUnsubscribing, 0
 				pending(s, "unsubscribe", false)
 			} else {
 				w.forget(s)
 			}
-		case s.State == store.SubUnsubscribing:
+		case s.State == crier.SubUnsubscribing:
 			// One try, and a wait for the verification: a hub that never
 			// confirms lets the lease lapse, and pushes meanwhile get 410.
 			if now.Sub(s.RequestedAt) >= verifyWait {
@@ -296,11 +295,11 @@ func (w *WebSub) plan(now time.Time) ([]request, time.Time) {
 		case s.Pending != "":
 			w.failed(s, now, "the hub did not verify the request within "+verifyWait.String())
 			later(s.RetryAt)
-		case s.State == store.SubActive && now.Before(w.renewal(s)):
+		case s.State == crier.SubActive && now.Before(w.renewal(s)):
 			later(w.renewal(s))
-		case s.State == store.SubActive && now.Before(s.RetryAt):
+		case s.State == crier.SubActive && now.Before(s.RetryAt):
 			later(s.RetryAt) // a renewal failed; the lease may still hold
-		case s.State == store.SubActive:
+		case s.State == crier.SubActive:
 			pending(s, "subscribe", now.Before(s.LeaseExpires))
 		case now.Before(s.RetryAt): // denied or failed
 			later(s.RetryAt)
@@ -315,7 +314,7 @@ func (w *WebSub) plan(now time.Time) ([]request, time.Time) {
 			continue
 		}
 		cb := w.newID()
-		s := &store.Subscription{
+		s := &crier.Subscription{
 			FeedID: id, Topic: topic, Hub: hub, Callback: cb, CallbackURL: w.callbackURL(cb), Secret: w.newID() + w.newID(),
 		}
 		if cb == "" || len(s.Secret) < 64 {
@@ -353,9 +352,9 @@ func firstHub(l HubLinks) string {
 }
 
 // current is feedID's subscription that is not being cancelled, if any.
-func (w *WebSub) current(feedID string) *store.Subscription {
+func (w *WebSub) current(feedID string) *crier.Subscription {
 	for _, s := range w.subs {
-		if s.FeedID == feedID && s.State != store.SubUnsubscribing {
+		if s.FeedID == feedID && s.State != crier.SubUnsubscribing {
 			return s
 		}
 	}
@@ -363,17 +362,17 @@ func (w *WebSub) current(feedID string) *store.Subscription {
 }
 
 // sorted is every subscription in callback order, for a stable plan.
-func (w *WebSub) sorted() []*store.Subscription {
-	out := make([]*store.Subscription, 0, len(w.subs))
+func (w *WebSub) sorted() []*crier.Subscription {
+	out := make([]*crier.Subscription, 0, len(w.subs))
 	for _, s := range w.subs {
 		out = append(out, s)
 	}
-	slices.SortFunc(out, func(a, b *store.Subscription) int { return strings.Compare(a.Callback, b.Callback) })
+	slices.SortFunc(out, func(a, b *crier.Subscription) int { return strings.Compare(a.Callback, b.Callback) })
 	return out
 }
 
 // renewal is when an active lease is renewed.
-func (w *WebSub) renewal(s *store.Subscription) time.Time {
+func (w *WebSub) renewal(s *crier.Subscription) time.Time {
 	lease := time.Duration(s.LeaseSeconds) * time.Second
 	return s.LeaseExpires.Add(-time.Duration(float64(lease) * (1 - renewAt)))
 }
@@ -391,13 +390,13 @@ func (w *WebSub) newID() string {
 
 // save persists s; called with w.mu held. A failed write is logged: the
 // in-memory state still works, and the next change writes again.
-func (w *WebSub) save(s *store.Subscription) {
+func (w *WebSub) save(s *crier.Subscription) {
 	if err := w.st.SaveSubscription(*s); err != nil {
 		w.opt.Log.Error("websub: save subscription", "url", s.FeedID, "err", err)
 	}
 }
 
-func (w *WebSub) forget(s *store.Subscription) {
+func (w *WebSub) forget(s *crier.Subscription) {
 	delete(w.subs, s.Callback)
 	if err := w.st.DeleteSubscription(s.Callback); err != nil {
 		w.opt.Log.Error("websub: delete subscription", "url", s.FeedID, "err", err)
@@ -406,15 +405,15 @@ func (w *WebSub) forget(s *store.Subscription) {
 
 // failed records a request that did not lead anywhere and schedules the
 // next try with exponential backoff.
-func (w *WebSub) failed(s *store.Subscription, now time.Time, why string) {
+func (w *WebSub) failed(s *crier.Subscription, now time.Time, why string) {
 	s.Attempts++
 	wait := time.Minute
 	for i := 1; i < s.Attempts && wait < maxRetryWait; i++ {
 		wait *= 2
 	}
 	s.Pending, s.LastError, s.RetryAt = "", why, now.Add(min(wait, maxRetryWait))
-	if s.State != store.SubActive || !now.Before(s.LeaseExpires) {
-		s.State = store.SubFailed
+	if s.State != crier.SubActive || !now.Before(s.LeaseExpires) {
+		s.State = crier.SubFailed
 	}
 	w.opt.Log.Warn("websub: hub request failed; polling goes on", "url", s.FeedID, "hub", s.Hub, "err", why, "retry_at", s.RetryAt)
 	w.save(s)
@@ -446,7 +445,7 @@ func (w *WebSub) send(ctx context.Context, r request) {
 	if !ok || cur.Pending != s.Pending || !cur.RequestedAt.Equal(s.RequestedAt) {
 		return // verified, or superseded, while the request was out
 	}
-	if cur.State == store.SubUnsubscribing {
+	if cur.State == crier.SubUnsubscribing {
 		w.opt.Log.Warn("websub: unsubscribe request failed; the lease will lapse", "url", s.FeedID, "hub", s.Hub, "err", err)
 		w.forget(cur)
 		return

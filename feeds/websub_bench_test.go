@@ -14,7 +14,7 @@ import (
 	"github.com/crierd/crier/feeds"
 	"github.com/crierd/crier/feeds/hubfake"
 	"github.com/crierd/crier/notify"
-	"github.com/crierd/crier/store"
+	"github.com/crierd/crier/store/bolt"
 )
 
 // sendTimes is a notifier that reports when each title reached it.
@@ -31,7 +31,7 @@ func (s sendTimes) Send(_ context.Context, n crier.Notification) error {
 // dispatcher. It reports the p50 and p99 and fails when p99 reaches 100 ms.
 func BenchmarkWebSubPushToNotifier(b *testing.B) {
 	hub := hubfake.New(b, hubfake.Options{})
-	st, err := store.Open(filepath.Join(b.TempDir(), "state.db"), store.Options{})
+	st, err := bolt.Open(filepath.Join(b.TempDir(), "state.db"), bolt.Options{})
 	if err != nil {
 		b.Fatal(err)
 	}

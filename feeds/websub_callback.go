@@ -7,14 +7,13 @@ import (
 	"crypto/sha512"
 	"encoding/hex"
 	"errors"
+	"github.com/crierd/crier"
 	"hash"
 	"io"
 	"net/http"
 	"strconv"
 	"strings"
 	"time"
-
-	"github.com/crierd/crier/store"
 )
 
 // ServeHTTP is the callback, at PublicURL/websub/ID: GET is a hub's
@@ -61,8 +60,8 @@ func (w *WebSub) verify(rw http.ResponseWriter, r *http.Request, id string) {
 			// was asked so that renewal still happens in time.
 			lease = int(w.opt.Lease / time.Second)
 		}
-		renewed := s.State == store.SubActive
-		s.State, s.Pending, s.Attempts, s.LastError, s.RetryAt = store.SubActive, "", 0, "", time.Time{}
+		renewed := s.State == crier.SubActive
+		s.State, s.Pending, s.Attempts, s.LastError, s.RetryAt = crier.SubActive, "", 0, "", time.Time{}
 		s.LeaseSeconds, s.LeaseExpires = lease, now.Add(time.Duration(lease)*time.Second)
 		w.save(s)
 		msg := "websub: subscribed; the hub pushes"
@@ -75,7 +74,7 @@ func (w *WebSub) verify(rw http.ResponseWriter, r *http.Request, id string) {
 		w.opt.Log.Info("websub: unsubscribed", "url", s.FeedID, "hub", s.Hub)
 	case "denied":
 		reason := plainText(q.Get("hub.reason"), 200)
-		s.State, s.Pending, s.LastError, s.RetryAt = store.SubDenied, "", "hub denied: "+reason, now.Add(deniedWait)
+		s.State, s.Pending, s.LastError, s.RetryAt = crier.SubDenied, "", "hub denied: "+reason, now.Add(deniedWait)
 		w.save(s)
 		w.opt.Log.Warn("websub: the hub denied the subscription; polling goes on", "url", s.FeedID, "hub", s.Hub, "reason", reason)
 		rw.WriteHeader(http.StatusOK)
@@ -93,13 +92,13 @@ func (w *WebSub) verify(rw http.ResponseWriter, r *http.Request, id string) {
 func (w *WebSub) content(rw http.ResponseWriter, r *http.Request, id string) {
 	w.mu.Lock()
 	s, ok := w.subs[id]
-	var sub store.Subscription
+	var sub crier.Subscription
 	if ok {
 		sub = *s
 	}
 	feed, wanted := w.feeds[sub.FeedID]
 	w.mu.Unlock()
-	if !ok || !wanted || sub.State == store.SubUnsubscribing {
+	if !ok || !wanted || sub.State == crier.SubUnsubscribing {
 		// 410 asks the hub to drop a subscription crier no longer has.
 		w.opt.OnPush(PushUnknown)
 		http.Error(rw, "no such subscription", http.StatusGone)

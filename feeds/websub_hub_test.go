@@ -17,7 +17,7 @@ import (
 	"github.com/crierd/crier"
 	"github.com/crierd/crier/feeds"
 	"github.com/crierd/crier/feeds/hubfake"
-	"github.com/crierd/crier/store"
+	"github.com/crierd/crier/store/bolt"
 )
 
 // These tests run crier's WebSub subscriber against hubfake, a hub that
@@ -47,7 +47,7 @@ func (c *wsClock) Add(d time.Duration) {
 // one state file, and crier's callback listener at public.
 type wsEnv struct {
 	clock  *wsClock
-	store  *store.Store
+	store  *bolt.Store
 	poller *feeds.Poller
 	ws     *feeds.WebSub
 	hub    *hubfake.Hub
@@ -73,7 +73,7 @@ func newWSEnv(t *testing.T, hubOpt hubfake.Options) *wsEnv {
 	}))
 	t.Cleanup(e.pub.Close)
 	e.topic = e.pub.URL + "/feed"
-	st, err := store.Open(filepath.Join(t.TempDir(), "state.db"), store.Options{Now: e.clock.Now, NoSync: true})
+	st, err := bolt.Open(filepath.Join(t.TempDir(), "state.db"), bolt.Options{Now: e.clock.Now, NoSync: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -182,7 +182,7 @@ func (e *wsEnv) nextOutcome(t *testing.T) string {
 	}
 }
 
-func (e *wsEnv) sub(t *testing.T) store.Subscription {
+func (e *wsEnv) sub(t *testing.T) crier.Subscription {
 	t.Helper()
 	subs, err := e.store.Subscriptions()
 	if err != nil || len(subs) != 1 {
@@ -220,7 +220,7 @@ func TestWebSubSubscribeAndPush(t *testing.T) {
 		t.Errorf("subscribe request = %v", r)
 	}
 	sub := e.sub(t)
-	if sub.State != store.SubActive || !sub.LeaseExpires.Equal(e.clock.Now().Add(24*time.Hour)) || sub.Secret != r.Get("hub.secret") {
+	if sub.State != crier.SubActive || !sub.LeaseExpires.Equal(e.clock.Now().Add(24*time.Hour)) || sub.Secret != r.Get("hub.secret") {
 		t.Errorf("stored subscription = %+v", sub)
 	}
 	if !e.ws.Pushing(e.feed.FeedID()) {
@@ -377,7 +377,7 @@ func TestWebSubRenewsLease(t *testing.T) {
 	}
 	e.expectVerified(t, "subscribe")
 	s := e.sub(t)
-	if want := e.clock.Now().Add(time.Hour); !s.LeaseExpires.Equal(want) || s.State != store.SubActive {
+	if want := e.clock.Now().Add(time.Hour); !s.LeaseExpires.Equal(want) || s.State != crier.SubActive {
 		t.Errorf("after renewal: %+v, want active until %s", s, want)
 	}
 	e.mu.Lock()
@@ -428,7 +428,7 @@ func TestWebSubHubDeniesOrIsDown(t *testing.T) {
 		if ev, err := e.hub.Next(t.Context(), wait); err != nil || ev.Mode != "denied" || ev.Status != http.StatusOK {
 			t.Fatalf("denial: %+v %v", ev, err)
 		}
-		if s := e.sub(t); s.State != store.SubDenied || !strings.Contains(s.LastError, "not on this hub") {
+		if s := e.sub(t); s.State != crier.SubDenied || !strings.Contains(s.LastError, "not on this hub") {
 			t.Errorf("after denial: %+v", s)
 		}
 		if e.ws.Pushing(e.feed.FeedID()) {
@@ -444,7 +444,7 @@ func TestWebSubHubDeniesOrIsDown(t *testing.T) {
 		}
 		next := e.ws.Step(t.Context())
 		s := e.sub(t)
-		if s.State != store.SubFailed || s.LastError == "" || !s.RetryAt.After(e.clock.Now()) || next.After(s.RetryAt) {
+		if s.State != crier.SubFailed || s.LastError == "" || !s.RetryAt.After(e.clock.Now()) || next.After(s.RetryAt) {
 			t.Errorf("hub down: %+v, next step %s", s, next)
 		}
 		// The feed keeps its normal schedule.

@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/crierd/crier"
-	"github.com/crierd/crier/store"
 	"github.com/robfig/cron/v3"
 )
 
@@ -69,13 +68,13 @@ func lastFire(sched cron.Schedule, now time.Time) time.Time {
 
 // pickDigest returns the oldest entry that may go now: urgent ones and
 // finished digests. At a scheduled time it first coalesces what waited.
-func (d *Dispatcher) pickDigest(l *lane, now time.Time) (store.Entry, bool, time.Time, error) {
+func (d *Dispatcher) pickDigest(l *lane, now time.Time) (crier.Entry, bool, time.Time, error) {
 	boundary := lastFire(l.digest, now)
 	pending, err := d.out.Pending(l.name)
 	if err != nil {
-		return store.Entry{}, false, time.Time{}, fmt.Errorf("notifier %s: outbox entries: %w", l.name, err)
+		return crier.Entry{}, false, time.Time{}, fmt.Errorf("notifier %s: outbox entries: %w", l.name, err)
 	}
-	var held []store.Entry
+	var held []crier.Entry
 	for _, e := range pending {
 		if holds(l, e, now) && !boundary.IsZero() && e.Created.Before(boundary) {
 			held = append(held, e)
@@ -83,10 +82,10 @@ func (d *Dispatcher) pickDigest(l *lane, now time.Time) (store.Entry, bool, time
 	}
 	if len(held) > 0 {
 		if err := d.coalesceDigest(l, held, now); err != nil {
-			return store.Entry{}, false, time.Time{}, err
+			return crier.Entry{}, false, time.Time{}, err
 		}
 		if pending, err = d.out.Pending(l.name); err != nil {
-			return store.Entry{}, false, time.Time{}, fmt.Errorf("notifier %s: outbox entries: %w", l.name, err)
+			return crier.Entry{}, false, time.Time{}, fmt.Errorf("notifier %s: outbox entries: %w", l.name, err)
 		}
 	}
 	e, ok, wake := firstUnheld(l, pending, now, l.digest.Next(now))
@@ -95,7 +94,7 @@ func (d *Dispatcher) pickDigest(l *lane, now time.Time) (store.Entry, bool, time
 
 // coalesceDigest replaces held entries by one digest: grouped by feed,
 // newest first, capped at digestMax headlines.
-func (d *Dispatcher) coalesceDigest(l *lane, held []store.Entry, now time.Time) error {
+func (d *Dispatcher) coalesceDigest(l *lane, held []crier.Entry, now time.Time) error {
 	type piece struct {
 		feed string
 		at   time.Time

@@ -10,20 +10,20 @@ import (
 	"time"
 
 	"github.com/crierd/crier"
-	"github.com/crierd/crier/store"
+	"github.com/crierd/crier/store/bolt"
 )
 
 // flakyOutbox is the real store whose Done fails its first failDone calls,
 // like a full disk that recovers, and whose Pending fails while
 // failPending is set.
 type flakyOutbox struct {
-	*store.Store
+	*bolt.Store
 	mu          sync.Mutex
 	failDone    int
 	failPending bool
 }
 
-func (f *flakyOutbox) Pending(notifier string) ([]store.Entry, error) {
+func (f *flakyOutbox) Pending(notifier string) ([]crier.Entry, error) {
 	f.mu.Lock()
 	fail := f.failPending
 	f.mu.Unlock()

@@ -4,12 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/crierd/crier"
 	"log/slog"
 	"math/rand/v2"
 	"runtime/debug"
 	"time"
-
-	"github.com/crierd/crier/store"
 )
 
 // stepResult says what one step of a lane did.
@@ -46,7 +45,7 @@ func (d *Dispatcher) stepOnce(ctx context.Context, l *lane, tried map[uint64]boo
 
 // pick finds the entry to send now. Outside quiet hours that is the oldest
 // entry, once its NextTry has come; inside them, the oldest urgent one.
-func (d *Dispatcher) pick(l *lane, now time.Time) (store.Entry, bool, time.Time, error) {
+func (d *Dispatcher) pick(l *lane, now time.Time) (crier.Entry, bool, time.Time, error) {
 	if l.digest != nil {
 		return d.pickDigest(l, now)
 	}
@@ -55,24 +54,24 @@ func (d *Dispatcher) pick(l *lane, now time.Time) (store.Entry, bool, time.Time,
 			return d.pickQuiet(l, now)
 		}
 		if err := d.release(l, now); err != nil {
-			return store.Entry{}, false, time.Time{}, err
+			return crier.Entry{}, false, time.Time{}, err
 		}
 	}
 	e, ok, err := d.out.Next(l.name)
 	if err != nil {
-		return store.Entry{}, false, time.Time{}, fmt.Errorf("notifier %s: next outbox entry: %w", l.name, err)
+		return crier.Entry{}, false, time.Time{}, fmt.Errorf("notifier %s: next outbox entry: %w", l.name, err)
 	}
 	if !ok {
-		return store.Entry{}, false, time.Time{}, nil
+		return crier.Entry{}, false, time.Time{}, nil
 	}
 	if e.NextTry.After(now) {
-		return store.Entry{}, false, e.NextTry, nil
+		return crier.Entry{}, false, e.NextTry, nil
 	}
 	return e, true, time.Time{}, nil
 }
 
 // attempt sends e once and records the outcome in the outbox.
-func (d *Dispatcher) attempt(ctx context.Context, l *lane, e store.Entry) (bool, error) {
+func (d *Dispatcher) attempt(ctx context.Context, l *lane, e crier.Entry) (bool, error) {
 	n := e.Notification
 	sendErr := d.send(ctx, l, e)
 	if sendErr != nil && ctx.Err() != nil {
@@ -125,7 +124,7 @@ func (d *Dispatcher) attempt(ctx context.Context, l *lane, e store.Entry) (bool,
 // retryUnconfirmed records a send that may have been delivered. It is
 // retried at next, which is at least UnconfirmedWait away; a notifier
 // that caps such sends has the entry dead-lettered at its cap instead.
-func (d *Dispatcher) retryUnconfirmed(l *lane, e store.Entry, attempts int, next time.Time, sendErr error, log *slog.Logger) error {
+func (d *Dispatcher) retryUnconfirmed(l *lane, e crier.Entry, attempts int, next time.Time, sendErr error, log *slog.Logger) error {
 	sends := e.Unconfirmed + 1
 	if c, ok := l.n.(interface{ MaxUnconfirmed() int }); ok && sends >= c.MaxUnconfirmed() {
 		log.Error("notification may have arrived; not sending it again, moved to dead letters",
@@ -160,7 +159,7 @@ func (d *Dispatcher) settleStuck(l *lane, sendErr error) error {
 // markDone removes a delivered entry from the outbox. When the outbox
 // fails, the lane remembers the entry: picking it again would repeat it.
 func (d *Dispatcher) markDone(l *lane, id uint64) error {
-	if err := d.out.Done(l.name, id); err != nil && !errors.Is(err, store.ErrNotFound) {
+	if err := d.out.Done(l.name, id); err != nil && !errors.Is(err, crier.ErrNotFound) {
 		l.unmarked = append(l.unmarked, id)
 		return fmt.Errorf("notifier %s: mark entry %d delivered: %w", l.name, id, err)
 	}
@@ -171,7 +170,7 @@ func (d *Dispatcher) markDone(l *lane, id uint64) error {
 func (d *Dispatcher) markUnmarked(l *lane) error {
 	for len(l.unmarked) > 0 {
 		id := l.unmarked[0]
-		if err := d.out.Done(l.name, id); err != nil && !errors.Is(err, store.ErrNotFound) {
+		if err := d.out.Done(l.name, id); err != nil && !errors.Is(err, crier.ErrNotFound) {
 			return fmt.Errorf("notifier %s: mark delivered entry %d: %w", l.name, id, err)
 		}
 		l.unmarked = l.unmarked[1:]
@@ -182,13 +181,13 @@ func (d *Dispatcher) markUnmarked(l *lane) error {
 // ignoreGone accepts that an entry vanished under us (redelivered or
 // purged by an operator): there is nothing left to record.
 func ignoreGone(err error) error {
-	if errors.Is(err, store.ErrNotFound) {
+	if errors.Is(err, crier.ErrNotFound) {
 		return nil
 	}
 	return err
 }
 
-func itemRef(e store.Entry) string {
+func itemRef(e crier.Entry) string {
 	if e.Notification.ItemID != "" {
 		return e.Notification.ItemID
 	}
@@ -230,7 +229,7 @@ func (d *Dispatcher) backoff(l *lane, attempts int, retryAfter time.Duration, no
 // error. A notifier that ignores its context is given a short grace, then
 // abandoned: the lane keeps it as stuck and sends nothing else until it
 // returns, so there is still never more than one send in flight.
-func (d *Dispatcher) send(ctx context.Context, l *lane, e store.Entry) error {
+func (d *Dispatcher) send(ctx context.Context, l *lane, e crier.Entry) error {
 	sctx, cancel := context.WithTimeout(ctx, d.opt.SendTimeout)
 	defer cancel()
 	done := make(chan error, 1)

@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/crierd/crier"
-	"github.com/crierd/crier/store"
 )
 
 // hangingNotifier's first send ignores its context and returns late
@@ -27,10 +26,10 @@ func hangingNotifier(release <-chan struct{}, late error) *recordingNotifier {
 
 // abandonWatch returns an OnResult that closes the returned channel when
 // the dispatcher gives up waiting for a send.
-func abandonWatch() (func(string, store.Entry, error), <-chan struct{}) {
+func abandonWatch() (func(string, crier.Entry, error), <-chan struct{}) {
 	abandoned := make(chan struct{})
 	var once sync.Once
-	return func(_ string, _ store.Entry, err error) {
+	return func(_ string, _ crier.Entry, err error) {
 		if err != nil && strings.Contains(err.Error(), "did not return within") {
 			once.Do(func() { close(abandoned) })
 		}

@@ -11,21 +11,20 @@ import (
 	"time"
 
 	"github.com/crierd/crier"
-	"github.com/crierd/crier/store"
 	"github.com/robfig/cron/v3"
 )
 
 // Outbox is what the dispatcher needs from the store.
 type Outbox interface {
 	// Next returns the oldest entry of notifier, whatever its NextTry.
-	Next(notifier string) (store.Entry, bool, error)
+	Next(notifier string) (crier.Entry, bool, error)
 	// Pending returns every entry of notifier, oldest first.
-	Pending(notifier string) ([]store.Entry, error)
+	Pending(notifier string) ([]crier.Entry, error)
 	Done(notifier string, id uint64) error
 	Retry(notifier string, id uint64, attempts int, next time.Time, errText string) error
 	RetryUnconfirmed(notifier string, id uint64, attempts int, next time.Time, errText string) error
 	Bury(notifier string, id uint64, reason string) error
-	Coalesce(notifier string, ids []uint64, n crier.Notification) (store.Entry, error)
+	Coalesce(notifier string, ids []uint64, n crier.Notification) (crier.Entry, error)
 }
 
 // DispatcherOptions tune a Dispatcher; zero values get the defaults noted.
@@ -47,7 +46,7 @@ type DispatcherOptions struct {
 	Digest map[string]string
 	// OnResult, when set, sees every attempt (err nil: delivered), and the
 	// late success of a send abandoned at its timeout.
-	OnResult func(notifier string, e store.Entry, err error)
+	OnResult func(notifier string, e crier.Entry, err error)
 	// StorySources, when set, names the feeds that reported a story so
 	// far (same_story), so that a digest lists it once with all of them.
 	StorySources func(story string) []string
@@ -101,7 +100,7 @@ type lane struct {
 // (retried no sooner than UnconfirmedWait, or buried at the notifier's
 // cap), but done still brings the notifier's own verdict.
 type stuckSend struct {
-	e    store.Entry
+	e    crier.Entry
 	done <-chan error
 }
 
@@ -412,7 +411,7 @@ func (d *Dispatcher) count(l *lane) (pending, held int, err error) {
 // its next digest (alerts and finished digests go at once), or anything
 // until its quiet hours end. Urgent entries are never held. The pickers
 // and Drain's count share it.
-func holds(l *lane, e store.Entry, now time.Time) bool {
+func holds(l *lane, e crier.Entry, now time.Time) bool {
 	n := e.Notification
 	switch {
 	case urgent(n):

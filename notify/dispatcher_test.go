@@ -13,7 +13,7 @@ import (
 
 	"github.com/crierd/crier"
 	"github.com/crierd/crier/notify/pushoverfake"
-	"github.com/crierd/crier/store"
+	"github.com/crierd/crier/store/bolt"
 )
 
 // clock is a settable time source shared by the store and the dispatcher.
@@ -77,9 +77,9 @@ func (r *recordingNotifier) callCount() int {
 	return r.calls
 }
 
-func openTestStore(t *testing.T, path string, now func() time.Time) *store.Store {
+func openTestStore(t *testing.T, path string, now func() time.Time) *bolt.Store {
 	t.Helper()
-	s, err := store.Open(path, store.Options{Now: now, NoSync: true})
+	s, err := bolt.Open(path, bolt.Options{Now: now, NoSync: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -87,7 +87,7 @@ func openTestStore(t *testing.T, path string, now func() time.Time) *store.Store
 	return s
 }
 
-func enqueueAll(t *testing.T, s *store.Store, notifier string, ns ...crier.Notification) {
+func enqueueAll(t *testing.T, s *bolt.Store, notifier string, ns ...crier.Notification) {
 	t.Helper()
 	var ds []crier.Delivery
 	for _, n := range ns {
@@ -107,7 +107,7 @@ func feedNews(feed string, titles ...string) []crier.Notification {
 	return out
 }
 
-func pendingEntries(t *testing.T, s *store.Store, notifier string) []store.Entry {
+func pendingEntries(t *testing.T, s *bolt.Store, notifier string) []crier.Entry {
 	t.Helper()
 	p, err := s.Pending(notifier)
 	if err != nil {
@@ -138,7 +138,7 @@ func TestRunDeliversInOrderAndLeavesOthersAlone(t *testing.T) {
 	var mu sync.Mutex
 	results := 0
 	d := NewDispatcher(s, map[string]Notifier{"a": a, "b": b}, DispatcherOptions{
-		OnResult: func(string, store.Entry, error) { mu.Lock(); results++; mu.Unlock() },
+		OnResult: func(string, crier.Entry, error) { mu.Lock(); results++; mu.Unlock() },
 	})
 	ctx, cancel := context.WithCancel(context.Background())
 	stopped := make(chan error)
@@ -190,7 +190,7 @@ func TestRetrySurvivesRestart(t *testing.T) {
 	clk := newFakeClock(dispatchT0)
 	path := filepath.Join(t.TempDir(), "state.db")
 
-	s, err := store.Open(path, store.Options{Now: clk.Now, NoSync: true})
+	s, err := bolt.Open(path, bolt.Options{Now: clk.Now, NoSync: true})
 	if err != nil {
 		t.Fatal(err)
 	}

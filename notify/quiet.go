@@ -5,7 +5,6 @@ import (
 	"time"
 
 	"github.com/crierd/crier"
-	"github.com/crierd/crier/store"
 )
 
 // Quiet hours: a daily window, in its own time zone, during which a
@@ -91,11 +90,11 @@ func news(n crier.Notification) bool {
 
 // pickQuiet returns the oldest urgent entry when it is due; otherwise when
 // to look again (that entry's NextTry, or the window's end).
-func (d *Dispatcher) pickQuiet(l *lane, now time.Time) (store.Entry, bool, time.Time, error) {
+func (d *Dispatcher) pickQuiet(l *lane, now time.Time) (crier.Entry, bool, time.Time, error) {
 	wake := quietEnd(l.quiet, now)
 	pending, err := d.out.Pending(l.name)
 	if err != nil {
-		return store.Entry{}, false, time.Time{}, fmt.Errorf("notifier %s: outbox entries: %w", l.name, err)
+		return crier.Entry{}, false, time.Time{}, fmt.Errorf("notifier %s: outbox entries: %w", l.name, err)
 	}
 	e, ok, wake := firstUnheld(l, pending, now, wake)
 	return e, ok, wake, nil
@@ -104,7 +103,7 @@ func (d *Dispatcher) pickQuiet(l *lane, now time.Time) (store.Entry, bool, time.
 // firstUnheld returns the oldest entry that is not held, if it is due;
 // otherwise when to look again: its NextTry, or wake when that is sooner
 // (the end of the quiet window, the next digest).
-func firstUnheld(l *lane, pending []store.Entry, now, wake time.Time) (store.Entry, bool, time.Time) {
+func firstUnheld(l *lane, pending []crier.Entry, now, wake time.Time) (crier.Entry, bool, time.Time) {
 	for _, e := range pending {
 		if holds(l, e, now) {
 			continue
@@ -113,11 +112,11 @@ func firstUnheld(l *lane, pending []store.Entry, now, wake time.Time) (store.Ent
 			if e.NextTry.Before(wake) {
 				wake = e.NextTry
 			}
-			return store.Entry{}, false, wake
+			return crier.Entry{}, false, wake
 		}
 		return e, true, time.Time{}
 	}
-	return store.Entry{}, false, wake
+	return crier.Entry{}, false, wake
 }
 
 // release runs once after each window: the entries queued during it are

@@ -16,7 +16,7 @@ import (
 	"github.com/crierd/crier/cmd/crier/internal/web"
 	"github.com/crierd/crier/feeds"
 	"github.com/crierd/crier/notify"
-	"github.com/crierd/crier/store"
+	"github.com/crierd/crier/store/bolt"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -31,7 +31,7 @@ type daemon struct {
 	log     *slog.Logger
 	stdout  io.Writer
 	getenv  func(string) (string, bool)
-	store   *store.Store
+	store   *bolt.Store
 	poller  *feeds.Poller
 	sched   *feeds.Scheduler
 	metrics *web.Metrics
@@ -61,7 +61,7 @@ func openDaemon(cfg *crier.Config, log *slog.Logger, env *cliEnv) (*daemon, erro
 	if err != nil {
 		return nil, err
 	}
-	st, err := store.Open(stateFile(cfg), store.Options{Logger: log})
+	st, err := bolt.Open(stateFile(cfg), bolt.Options{Logger: log})
 	if err != nil {
 		return nil, err
 	}
@@ -120,7 +120,7 @@ func (d *daemon) newDispatcher(cfg *crier.Config, notifiers map[string]notify.No
 	disp := notify.NewDispatcher(d.store, notifiers, notify.DispatcherOptions{
 		Log: d.log, QuietHours: quiet, Burst: routing.NotifierBurst, Digest: digest,
 		StorySources: d.store.StorySources,
-		OnResult: func(name string, _ store.Entry, err error) {
+		OnResult: func(name string, _ crier.Entry, err error) {
 			d.metrics.ObserveSend(name, err)
 			if q, ok := notifiers[name].(interface {
 				Quota() (limit, remaining int, reset time.Time, known bool)

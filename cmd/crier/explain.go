@@ -15,7 +15,7 @@ import (
 
 	"github.com/crierd/crier"
 	"github.com/crierd/crier/feeds"
-	"github.com/crierd/crier/store"
+	"github.com/crierd/crier/store/bolt"
 )
 
 func cmdExplain(ctx context.Context, env *cliEnv, args []string) error {
@@ -35,11 +35,11 @@ func cmdExplain(ctx context.Context, env *cliEnv, args []string) error {
 	if err != nil {
 		return err
 	}
-	st, err := store.Open(stateFile(cfg), offlineStoreOptions())
+	st, err := bolt.Open(stateFile(cfg), offlineStoreOptions())
 	switch {
-	case errors.Is(err, store.ErrLocked) && cfg.HTTP.Listen != "":
+	case errors.Is(err, bolt.ErrLocked) && cfg.HTTP.Listen != "":
 		return explainFromDaemon(ctx, env.stdout, cfg, link)
-	case errors.Is(err, store.ErrLocked):
+	case errors.Is(err, bolt.ErrLocked):
 		return &exitError{1, openStoreError(cfg, err).Error() + "\nTo explain while the daemon runs, set http.listen (e.g. 127.0.0.1:8080)."}
 	case err != nil:
 		return openStoreError(cfg, err)
@@ -88,9 +88,9 @@ func explainText(cfg *crier.Config, st explainStore, link string) (string, error
 // explainStore is what explain reads.
 type explainStore interface {
 	SeenAt(feedID, key string) (time.Time, bool, error)
-	StoryByKey(key string) (store.Story, bool, error)
-	Outbox() ([]store.Entry, error)
-	Recent(limit int) ([]store.Recent, error)
+	StoryByKey(key string) (crier.Story, bool, error)
+	Outbox() ([]crier.Entry, error)
+	Recent(limit int) ([]crier.Recent, error)
 }
 
 // explain writes, for people, what crier did with the item at link and why.
@@ -170,7 +170,7 @@ func explainRouting(w io.Writer, f crier.Feed, title string) {
 	fmt.Fprintf(w, "routed (%s): to %s\n", f.Name, strings.Join(notify, ", "))
 }
 
-func explainStory(w io.Writer, s store.Story) {
+func explainStory(w io.Writer, s crier.Story) {
 	fmt.Fprintf(w, "story %s %q, first reported %s:\n", s.IDString(), s.Title, s.First.Local().Format(time.DateTime))
 	for _, src := range s.Sources {
 		how := "first report"
@@ -198,7 +198,7 @@ func explainStory(w io.Writer, s store.Story) {
 }
 
 // explainDelivery says where the item's notifications are now.
-func explainDelivery(w io.Writer, cfg *crier.Config, st explainStore, canon string, s store.Story, inStory bool) error {
+func explainDelivery(w io.Writer, cfg *crier.Config, st explainStore, canon string, s crier.Story, inStory bool) error {
 	same := func(link string) bool {
 		return feeds.CanonicalLink(link) == canon || (inStory && link == s.Link && s.Link != "")
 	}

@@ -63,7 +63,7 @@ func cmdImportOPML(_ context.Context, env *cliEnv, args []string) error {
 	if err != nil {
 		return err
 	}
-	edited, rep, err := crier.AppendFeedsReport(old, specs)
+	edited, rep, err := AppendFeedsReport(old, specs)
 	if err != nil {
 		return fmt.Errorf("%s: %w", cfg.Path, err)
 	}
@@ -81,8 +81,8 @@ func cmdImportOPML(_ context.Context, env *cliEnv, args []string) error {
 
 // opmlSpecs turns subscriptions into feeds crier can poll, saying on
 // stderr which it leaves out. categories maps each URL to its folder.
-func opmlSpecs(env *cliEnv, subs []feeds.OPMLFeed) ([]crier.FeedSpec, map[string]string) {
-	var specs []crier.FeedSpec
+func opmlSpecs(env *cliEnv, subs []feeds.OPMLFeed) ([]FeedSpec, map[string]string) {
+	var specs []FeedSpec
 	categories := map[string]string{}
 	for _, s := range subs {
 		u, ok := pollableURL(s.XMLURL)
@@ -90,7 +90,7 @@ func opmlSpecs(env *cliEnv, subs []feeds.OPMLFeed) ([]crier.FeedSpec, map[string
 			fmt.Fprintf(env.stderr, "crier import-opml: skipping %q: %q is not an http(s) URL\n", s.Title, s.XMLURL)
 			continue
 		}
-		specs = append(specs, crier.FeedSpec{Name: s.Title, URL: u})
+		specs = append(specs, FeedSpec{Name: s.Title, URL: u})
 		if _, seen := categories[u]; !seen {
 			categories[u] = s.Category
 		}
@@ -116,10 +116,10 @@ func pollableURL(s string) (string, bool) {
 
 // printOPMLSnippet prints list entries indented to sit under `feeds:`,
 // with a comment above each run of feeds from the same folder.
-func printOPMLSnippet(env *cliEnv, file string, specs []crier.FeedSpec, categories map[string]string) error {
+func printOPMLSnippet(env *cliEnv, file string, specs []FeedSpec, categories map[string]string) error {
 	// Appending to an empty config gives the names Load would accept:
 	// unique, and derived from the URL where the export has none.
-	_, rep, err := crier.AppendFeedsReport(nil, specs)
+	_, rep, err := AppendFeedsReport(nil, specs)
 	if err != nil {
 		return err
 	}

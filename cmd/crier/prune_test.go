@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/crierd/crier"
-	"github.com/crierd/crier/store"
+	"github.com/crierd/crier/store/bolt"
 )
 
 // fakeClock is a clock the test moves by hand; After fires when Advance
@@ -87,7 +87,7 @@ func TestPruneLoopOnClock(t *testing.T) {
 	t.Parallel()
 	start := time.Date(2024, 6, 1, 12, 0, 0, 0, time.UTC)
 	storeNow := start
-	st, err := store.Open(filepath.Join(t.TempDir(), "crier.db"), store.Options{NoSync: true, Now: func() time.Time { return storeNow }})
+	st, err := bolt.Open(filepath.Join(t.TempDir(), "crier.db"), bolt.Options{NoSync: true, Now: func() time.Time { return storeNow }})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -10,7 +10,7 @@ import (
 
 	"github.com/crierd/crier"
 	"github.com/crierd/crier/feeds"
-	"github.com/crierd/crier/store"
+	"github.com/crierd/crier/store/bolt"
 )
 
 func cmdRun(ctx context.Context, env *cliEnv, args []string) error {
@@ -74,7 +74,7 @@ func runOnce(ctx context.Context, env *cliEnv, d *daemon) (err error) {
 // storeError turns "another crier holds the state dir" and "the state
 // file is corrupt" into plain messages.
 func storeError(err error) error {
-	if errors.Is(err, store.ErrLocked) {
+	if errors.Is(err, bolt.ErrLocked) {
 		return &exitError{1, "crier: " + err.Error()}
 	}
 	return corruptMessage(err)
@@ -82,7 +82,7 @@ func storeError(err error) error {
 
 // openConfigStore loads the config and opens its store, for the offline
 // tools that read or change the store of a stopped daemon.
-func (f *flags) openConfigStore(env *cliEnv) (*crier.Config, *store.Store, error) {
+func (f *flags) openConfigStore(env *cliEnv) (*crier.Config, *bolt.Store, error) {
 	cfg, err := f.loadConfig(env)
 	if err != nil {
 		return nil, nil, err
@@ -95,8 +95,8 @@ func (f *flags) openConfigStore(env *cliEnv) (*crier.Config, *store.Store, error
 }
 
 // openStore opens the configured store for the offline tools.
-func openStore(cfg *crier.Config) (*store.Store, error) {
-	st, err := store.Open(stateFile(cfg), offlineStoreOptions())
+func openStore(cfg *crier.Config) (*bolt.Store, error) {
+	st, err := bolt.Open(stateFile(cfg), offlineStoreOptions())
 	if err != nil {
 		return nil, openStoreError(cfg, err)
 	}
@@ -105,14 +105,14 @@ func openStore(cfg *crier.Config) (*store.Store, error) {
 
 // offlineStoreOptions open the store for a command: its log is the
 // daemon's business.
-func offlineStoreOptions() store.Options {
-	return store.Options{Logger: slog.New(slog.DiscardHandler)}
+func offlineStoreOptions() bolt.Options {
+	return bolt.Options{Logger: slog.New(slog.DiscardHandler)}
 }
 
 // openStoreError turns a failure to open the store into what the user
 // can act on.
 func openStoreError(cfg *crier.Config, err error) error {
-	if errors.Is(err, store.ErrLocked) {
+	if errors.Is(err, bolt.ErrLocked) {
 		return &exitError{1, fmt.Sprintf("crier: the store in %s is locked: the daemon is running. Stop it first (systemctl stop crier).", cfg.StateDir)}
 	}
 	return corruptMessage(err)

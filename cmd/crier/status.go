@@ -14,7 +14,7 @@ import (
 	"github.com/crierd/crier"
 	"github.com/crierd/crier/cmd/crier/internal/web"
 	"github.com/crierd/crier/feeds"
-	"github.com/crierd/crier/store"
+	"github.com/crierd/crier/store/bolt"
 )
 
 // statusFeed is the part of /api/feeds that `crier status` prints.
@@ -110,7 +110,7 @@ func statusFromStore(cfg *crier.Config) ([]byte, string, error) {
 	st, err := openStore(cfg)
 	if err != nil {
 		var ee *exitError
-		if errors.As(err, &ee) && cfg.HTTP.Listen == "" && !errors.Is(err, store.ErrCorrupt) {
+		if errors.As(err, &ee) && cfg.HTTP.Listen == "" && !errors.Is(err, bolt.ErrCorrupt) {
 			ee.msg += "\nTo see a running daemon's status, set http.listen (e.g. 127.0.0.1:8080)."
 		}
 		return nil, "", err

@@ -12,13 +12,13 @@ import (
 	"time"
 
 	"github.com/crierd/crier"
-	"github.com/crierd/crier/store"
+	"github.com/crierd/crier/store/bolt"
 )
 
 // corruptMessage is the one line a command prints when the state file is
 // corrupt: which file, and what to do about it.
 func corruptMessage(err error) error {
-	var ce *store.CorruptError
+	var ce *bolt.CorruptError
 	if !errors.As(err, &ce) {
 		return err
 	}
@@ -28,7 +28,7 @@ func corruptMessage(err error) error {
 }
 
 // corruptExit is the exit a corrupt state file causes; it is still
-// store.ErrCorrupt to callers that add advice of their own.
+// bolt.ErrCorrupt to callers that add advice of their own.
 type corruptExit struct {
 	*exitError
 	cause error
@@ -56,18 +56,18 @@ func cmdStore(_ context.Context, env *cliEnv, args []string) error {
 		return &exitError{1, fmt.Sprintf("crier store: no state file: %v", err)}
 	}
 	if f.Arg(0) == "check" {
-		switch err := store.Check(path); {
+		switch err := bolt.Check(path); {
 		case err == nil:
 			fmt.Fprintf(env.stdout, "%s: OK\n", path)
 			return nil
-		case errors.Is(err, store.ErrLocked):
+		case errors.Is(err, bolt.ErrLocked):
 			return &exitError{1, fmt.Sprintf("crier store: %s is in use by the running daemon, which checked it when it started; stop it to check again", path)}
 		default:
 			return corruptMessage(err)
 		}
 	}
-	rep, err := store.Repair(path, time.Now())
-	if errors.Is(err, store.ErrLocked) {
+	rep, err := bolt.Repair(path, time.Now())
+	if errors.Is(err, bolt.ErrLocked) {
 		return &exitError{1, fmt.Sprintf("crier store: %s is in use by the running daemon: stop it first (systemctl stop crier)", path)}
 	}
 	if err != nil {
@@ -124,8 +124,8 @@ func cmdBackup(ctx context.Context, env *cliEnv, args []string) error {
 	}
 	source := path
 	err = writeAtomically(dest, func(w io.Writer) error {
-		st, err := store.Open(path, store.Options{LockTimeout: 100 * time.Millisecond})
-		if errors.Is(err, store.ErrLocked) {
+		st, err := bolt.Open(path, bolt.Options{LockTimeout: 100 * time.Millisecond})
+		if errors.Is(err, bolt.ErrLocked) {
 			source = "the running daemon at " + cfg.HTTP.Listen
 			return backupFromDaemon(ctx, cfg, w)
 		}
@@ -140,7 +140,7 @@ func cmdBackup(ctx context.Context, env *cliEnv, args []string) error {
 		return err
 	}
 	// What was written must open: a copy cut short is no backup.
-	if err := store.Check(dest); err != nil {
+	if err := bolt.Check(dest); err != nil {
 		return fmt.Errorf("the backup in %s is not sound: %w", dest, err)
 	}
 	fi, err := os.Stat(dest)

@@ -14,7 +14,7 @@ import (
 	"time"
 
 	"github.com/crierd/crier/notify/pushoverfake"
-	"github.com/crierd/crier/store"
+	"github.com/crierd/crier/store/bolt"
 )
 
 // crierChild runs `crier ARGS…` as a real process, as systemd would, and
@@ -119,7 +119,7 @@ func TestBackup(t *testing.T) {
 	path := filepath.Join(h.dir, "state", "crier.db")
 	feedsIn := func(file string) int {
 		t.Helper()
-		st, err := store.Open(file, store.Options{NoSync: true})
+		st, err := bolt.Open(file, bolt.Options{NoSync: true})
 		if err != nil {
 			t.Fatalf("open %s: %v", file, err)
 		}

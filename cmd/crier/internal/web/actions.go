@@ -15,7 +15,6 @@ import (
 	"time"
 
 	"github.com/crierd/crier"
-	"github.com/crierd/crier/store"
 )
 
 // The state-changing calls serve two clients: scripts, which get JSON, and
@@ -111,7 +110,7 @@ func (h *handler) apiRedeliver(w http.ResponseWriter, r *http.Request) {
 	}
 	n, err := h.opt.Store.Redeliver(req.IDs...)
 	switch {
-	case errors.Is(err, store.ErrNotFound):
+	case errors.Is(err, crier.ErrNotFound):
 		h.refuse(w, r, http.StatusNotFound, err.Error()+" (nothing was redelivered)")
 		return
 	case err != nil:

@@ -12,7 +12,6 @@ import (
 
 	"github.com/crierd/crier"
 	"github.com/crierd/crier/feeds"
-	"github.com/crierd/crier/store"
 )
 
 func TestHealthz(t *testing.T) {
@@ -223,7 +222,7 @@ func TestRedeliver(t *testing.T) {
 	if len(dead) != 1 || dead[0].ID != es[0].ID {
 		t.Errorf("dead letters after redelivering %d: %v", f.deadID, dead)
 	}
-	if !slices.ContainsFunc(pending, func(e store.Entry) bool { return e.ID == f.deadID && e.Attempts == 0 }) {
+	if !slices.ContainsFunc(pending, func(e crier.Entry) bool { return e.ID == f.deadID && e.Attempts == 0 }) {
 		t.Errorf("outbox after redeliver lacks entry %d: %v", f.deadID, pending)
 	}
 	if kicks, _ := f.daemon.counts(); kicks != 1 {

@@ -6,7 +6,7 @@ import (
 )
 
 // backupStore is a store that can copy itself while in use
-// (*store.Store.WriteBackup).
+// (*bolt.Store.WriteBackup).
 type backupStore interface {
 	WriteBackup(w io.Writer) (int64, error)
 }

@@ -2,13 +2,12 @@ package web
 
 import (
 	"fmt"
+	"github.com/crierd/crier"
 	"html/template"
 	"math"
 	"strconv"
 	"strings"
 	"time"
-
-	"github.com/crierd/crier/store"
 )
 
 // The status page's charts are small inline SVGs rendered here: no script,
@@ -29,7 +28,7 @@ type layer struct {
 
 // barChart draws one bar per day, layers stacked bottom up. label says
 // what the chart is for screen readers.
-func barChart(class, label string, days []store.Day, layers ...layer) template.HTML {
+func barChart(class, label string, days []crier.Day, layers ...layer) template.HTML {
 	const barW, gap, height = 10.0, 2.0, 40.0
 	n := len(days)
 	top := 0.0
@@ -85,7 +84,7 @@ func num(v float64) string {
 }
 
 // series picks one number per day.
-func series(days []store.Day, pick func(store.Day) float64) []float64 {
+func series(days []crier.Day, pick func(crier.Day) float64) []float64 {
 	out := make([]float64, len(days))
 	for i, d := range days {
 		out[i] = pick(d)
@@ -93,33 +92,33 @@ func series(days []store.Day, pick func(store.Day) float64) []float64 {
 	return out
 }
 
-func newItemsChart(days []store.Day, feedID string) template.HTML {
-	v := series(days, func(d store.Day) float64 { return float64(d.New[feedID]) })
+func newItemsChart(days []crier.Day, feedID string) template.HTML {
+	v := series(days, func(d crier.Day) float64 { return float64(d.New[feedID]) })
 	return barChart("chart-new", fmt.Sprintf("new items per day, last %d days: %s", len(days), total(v)), days,
 		layer{"bar-new", "new", v})
 }
 
-func sentChart(days []store.Day, notifier string) template.HTML {
-	v := series(days, func(d store.Day) float64 { return float64(d.Sent[notifier]) })
+func sentChart(days []crier.Day, notifier string) template.HTML {
+	v := series(days, func(d crier.Day) float64 { return float64(d.Sent[notifier]) })
 	return barChart("chart-sent", fmt.Sprintf("notifications per day, last %d days: %s", len(days), total(v)), days,
 		layer{"bar-sent", "sent", v})
 }
 
-func pollsChart(days []store.Day) template.HTML {
-	ok := series(days, func(d store.Day) float64 { return float64(d.Polls - d.Failures) })
-	failed := series(days, func(d store.Day) float64 { return float64(d.Failures) })
+func pollsChart(days []crier.Day) template.HTML {
+	ok := series(days, func(d crier.Day) float64 { return float64(d.Polls - d.Failures) })
+	failed := series(days, func(d crier.Day) float64 { return float64(d.Failures) })
 	return barChart("chart-polls", fmt.Sprintf("polls per day, last %d days: %s, %s failed", len(days), total(ok), total(failed)), days,
 		layer{"bar-ok", "ok", ok}, layer{"bar-failed", "failed", failed})
 }
 
-func durationChart(days []store.Day) template.HTML {
-	mean := series(days, func(d store.Day) float64 {
+func durationChart(days []crier.Day) template.HTML {
+	mean := series(days, func(d crier.Day) float64 {
 		if d.Polls == 0 {
 			return 0
 		}
 		return (d.PollTime / time.Duration(d.Polls)).Seconds()
 	})
-	slowest := series(days, func(d store.Day) float64 { return d.PollMax.Seconds() })
+	slowest := series(days, func(d crier.Day) float64 { return d.PollMax.Seconds() })
 	return barChart("chart-duration", fmt.Sprintf("mean poll duration per day in seconds, last %d days; slowest %s s", len(days), num(top(slowest))), days,
 		layer{"bar-duration", "s mean", mean})
 }

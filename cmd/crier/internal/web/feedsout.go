@@ -15,7 +15,6 @@ import (
 	"time"
 
 	"github.com/crierd/crier"
-	"github.com/crierd/crier/store"
 )
 
 // storiesOut is how many stories crier's own feeds carry.
@@ -25,7 +24,7 @@ const storiesOut = 50
 // every feed that reported it.
 type story struct {
 	key       string
-	r         store.Recent // the first delivery
+	r         crier.Recent // the first delivery
 	first     time.Time    // when it was first delivered
 	notifiers []string
 	sources   []string // feeds; the first delivery's first
@@ -75,11 +74,11 @@ func (h *handler) feedOut(w http.ResponseWriter, r *http.Request) {
 	writeConditional(w, r, ctype, body)
 }
 
-func (h *handler) knownNotifier(name string, recent []store.Recent) bool {
+func (h *handler) knownNotifier(name string, recent []crier.Recent) bool {
 	if h.opt.Notifiers != nil {
 		return slices.Contains(h.opt.Notifiers(), name)
 	}
-	return slices.ContainsFunc(recent, func(r store.Recent) bool { return r.Notifier == name })
+	return slices.ContainsFunc(recent, func(r crier.Recent) bool { return r.Notifier == name })
 }
 
 // baseURL is where the client reached crier: public_url when it is set
@@ -99,8 +98,8 @@ func (h *handler) baseURL(r *http.Request) string {
 // newsFor keeps the deliveries crier's feeds carry: items and summaries
 // (tests and alerts are about crier, not news) through notifier, or
 // through any with "all".
-func newsFor(notifier string) func(store.Recent) bool {
-	return func(r store.Recent) bool {
+func newsFor(notifier string) func(crier.Recent) bool {
+	return func(r crier.Recent) bool {
 		return r.Kind != crier.KindTest && r.Kind != crier.KindAlert && (notifier == "all" || r.Notifier == notifier)
 	}
 }
@@ -108,7 +107,7 @@ func newsFor(notifier string) func(store.Recent) bool {
 // collectStories groups the deliveries keep accepts (newest first) into
 // at most limit stories (0: no limit), newest first. The status page and
 // crier's own feeds share it, so both show a story once.
-func collectStories(recent []store.Recent, keep func(store.Recent) bool, limit int) []*story {
+func collectStories(recent []crier.Recent, keep func(crier.Recent) bool, limit int) []*story {
 	byKey := map[string]*story{}
 	var out []*story
 	for _, r := range recent {
@@ -169,7 +168,7 @@ func (h *handler) withSources(stories []*story) []*story {
 // one story; else an item by its feed and item ID, a summary by its feed,
 // title and queue time. Deliveries recorded before crier kept item IDs
 // fall back to the link.
-func storyKey(r store.Recent) string {
+func storyKey(r crier.Recent) string {
 	switch {
 	case r.Story != "":
 		return "story\x00" + r.Story

@@ -15,13 +15,13 @@ import (
 	"github.com/mmcdole/gofeed"
 
 	"github.com/crierd/crier"
-	"github.com/crierd/crier/store"
+	"github.com/crierd/crier/store/bolt"
 )
 
 // outFixture is a store with three delivered stories: one item to two
 // notifiers, one item to one, a summary, plus a test and an alert that
 // are not news.
-func outFixture(t *testing.T) (*store.Store, *fakeDaemon, func(time.Duration)) {
+func outFixture(t *testing.T) (*bolt.Store, *fakeDaemon, func(time.Duration)) {
 	t.Helper()
 	at := time.Date(2025, 4, 1, 9, 0, 0, 0, time.UTC)
 	s := openStore(t, func() time.Time { return at })
@@ -51,7 +51,7 @@ func outFixture(t *testing.T) (*store.Store, *fakeDaemon, func(time.Duration)) {
 	return s, &fakeDaemon{healthy: true}, advance
 }
 
-func outHandler(s *store.Store, d *fakeDaemon, token string) http.Handler {
+func outHandler(s *bolt.Store, d *fakeDaemon, token string) http.Handler {
 	return NewHandler(Options{Store: s, Daemon: d, Token: token, Notifiers: func() []string { return []string{"phone", "log", "mail"} }})
 }
 

@@ -12,21 +12,20 @@ import (
 
 	"github.com/crierd/crier"
 	"github.com/crierd/crier/feeds"
-	"github.com/crierd/crier/store"
 )
 
 // Store is what the listener reads from (and, for redeliver, writes to)
-// the state file. *store.Store implements it.
+// the state file. *bolt.Store (store/bolt) and *postgres.Store implement it.
 type Store interface {
 	FeedStates() (map[string]crier.FeedState, error)
-	Outbox() ([]store.Entry, error)
-	DeadLetters() ([]store.DeadLetter, error)
-	Recent(limit int) ([]store.Recent, error)
+	Outbox() ([]crier.Entry, error)
+	DeadLetters() ([]crier.DeadLetter, error)
+	Recent(limit int) ([]crier.Recent, error)
 	Redeliver(ids ...uint64) (int, error)
 	Paused() (map[string]time.Time, error) // by feed ID
 	Pause(feedID string) (since time.Time, err error)
 	Resume(feedID string) (was bool, err error)
-	Days(n int) ([]store.Day, error) // the charts' daily counters
+	Days(n int) ([]crier.Day, error) // the charts' daily counters
 	// StorySources names the feeds that reported a story ("s12") so far;
 	// none once it has left the window.
 	StorySources(story string) []string

@@ -15,7 +15,7 @@ import (
 
 	"github.com/crierd/crier"
 	"github.com/crierd/crier/feeds"
-	"github.com/crierd/crier/store"
+	"github.com/crierd/crier/store/bolt"
 )
 
 // fakeDaemon stands in for the scheduler and dispatcher.
@@ -93,9 +93,9 @@ func (d *fakeDaemon) counts() (kicks int, polled []string) {
 	return d.kicks, append([]string(nil), d.polled...)
 }
 
-func openStore(t *testing.T, now func() time.Time) *store.Store {
+func openStore(t *testing.T, now func() time.Time) *bolt.Store {
 	t.Helper()
-	s, err := store.Open(filepath.Join(t.TempDir(), "crier.db"), store.Options{NoSync: true, Now: now})
+	s, err := bolt.Open(filepath.Join(t.TempDir(), "crier.db"), bolt.Options{NoSync: true, Now: now})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -113,7 +113,7 @@ const hostileTitle = `<script>document.title="pwned"</script>Big <b>news</b> & m
 // a queued notification and a dead letter, all as the daemon would leave them.
 type fixture struct {
 	now    time.Time
-	store  *store.Store
+	store  *bolt.Store
 	daemon *fakeDaemon
 	deadID uint64
 }

@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/crierd/crier"
-	"github.com/crierd/crier/store"
 )
 
 //go:embed page.html
@@ -144,9 +143,9 @@ type storyView struct {
 
 // stories groups recent deliveries (newest first) by story, as crier's
 // own feeds do, keeping every kind: a test or an alert was delivered too.
-func (h *handler) stories(recent []store.Recent) []storyView {
+func (h *handler) stories(recent []crier.Recent) []storyView {
 	var out []storyView
-	for _, s := range h.withSources(collectStories(recent, func(store.Recent) bool { return true }, 0)) {
+	for _, s := range h.withSources(collectStories(recent, func(crier.Recent) bool { return true }, 0)) {
 		out = append(out, storyView{At: s.first, Feeds: s.sources, Title: s.r.Title, Link: s.r.Link, Notifiers: s.notifiers})
 	}
 	return out

@@ -11,23 +11,23 @@ import (
 	"golang.org/x/net/html"
 
 	"github.com/crierd/crier"
-	"github.com/crierd/crier/store"
+	"github.com/crierd/crier/store/bolt"
 )
 
 // storyStore holds one story that feeds A and B both reported under the
 // same link, as the poller leaves it: A's item queued for phone, B's item
 // queued for bNotifier ("": kept from every notifier as a story they had).
-func storyStore(t *testing.T, bNotifier string) *store.Store {
+func storyStore(t *testing.T, bNotifier string) *bolt.Store {
 	t.Helper()
 	at := time.Date(2025, 4, 1, 9, 0, 0, 0, time.UTC)
 	s := openStore(t, func() time.Time { return at })
-	var story store.Story
+	var story crier.Story
 	ingest := func(feed, url, notifier string) {
 		t.Helper()
 		item := crier.Item{Keys: []string{"g:" + feed + "-1", "l:news.example/quake"}, Title: "Quake hits Japan", Link: "https://news.example/quake"}
 		_, err := s.IngestStories(feed, crier.FeedState{Seeded: true}, []crier.Item{item}, time.Hour,
-			func(fresh []crier.NewItem, _ bool, stx *store.StoryTx) ([]crier.Delivery, error) {
-				src := store.StorySource{Feed: feed, Title: item.Title, Link: item.Link, At: at}
+			func(fresh []crier.NewItem, _ bool, stx crier.StoryIndex) ([]crier.Delivery, error) {
+				src := crier.StorySource{Feed: feed, Title: item.Title, Link: item.Link, At: at}
 				if story.ID != 0 {
 					src.Match = "link"
 				}

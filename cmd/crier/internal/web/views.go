@@ -9,7 +9,6 @@ import (
 
 	"github.com/crierd/crier"
 	"github.com/crierd/crier/feeds"
-	"github.com/crierd/crier/store"
 )
 
 // Feed statuses, the "status" field of /api/feeds and the data-status
@@ -184,7 +183,7 @@ type entryView struct {
 	Created   jsonTime `json:"created"`
 }
 
-func outboxViews(entries []store.Entry, now time.Time) ([]queueView, []entryView) {
+func outboxViews(entries []crier.Entry, now time.Time) ([]queueView, []entryView) {
 	byName := map[string]*queueView{}
 	var queues []queueView
 	views := make([]entryView, 0, len(entries))
@@ -230,7 +229,7 @@ type deadView struct {
 	DiedAt   jsonTime `json:"died_at"`
 }
 
-func deadViews(dl []store.DeadLetter) []deadView {
+func deadViews(dl []crier.DeadLetter) []deadView {
 	out := make([]deadView, 0, len(dl))
 	for _, d := range dl {
 		n := d.Notification

@@ -1,10 +1,9 @@
 package web
 
 import (
+	"github.com/crierd/crier"
 	"testing"
 	"time"
-
-	"github.com/crierd/crier/store"
 )
 
 // A queue's next_try is when its notifier will next try to send: the head
@@ -22,7 +21,7 @@ func TestQueueNextTry(t *testing.T) {
 		{"never failed", time.Time{}, time.Time{}},
 	}
 	for _, tc := range tests {
-		entries := []store.Entry{
+		entries := []crier.Entry{
 			{ID: 1, Notifier: "phone", NextTry: tc.headTry, Created: now.Add(-time.Hour)},
 			{ID: 2, Notifier: "phone", NextTry: now.Add(time.Hour), Created: now.Add(-time.Minute)},
 		}

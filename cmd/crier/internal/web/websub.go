@@ -1,11 +1,10 @@
 package web
 
 import (
+	"github.com/crierd/crier"
 	"net/http"
 
 	"github.com/prometheus/client_golang/prometheus"
-
-	"github.com/crierd/crier/store"
 )
 
 // WebSubView is a feed's WebSub subscription in /api/feeds ("websub",
@@ -18,9 +17,9 @@ type WebSubView struct {
 }
 
 // subscriptionLister is the optional part of Store that knows WebSub
-// subscriptions; *store.Store has it.
+// subscriptions; the store backends have it.
 type subscriptionLister interface {
-	Subscriptions() ([]store.Subscription, error)
+	Subscriptions() ([]crier.Subscription, error)
 }
 
 // webSubViews returns each feed's current subscription by feed ID. A
@@ -36,7 +35,7 @@ func webSubViews(s Store) (map[string]*WebSubView, error) {
 		return nil, err
 	}
 	for _, sub := range subs {
-		if sub.State == store.SubUnsubscribing {
+		if sub.State == crier.SubUnsubscribing {
 			continue
 		}
 		out[sub.FeedID] = &WebSubView{State: sub.State, Hub: sub.Hub, LeaseExpires: jsonTime(sub.LeaseExpires), LastError: sub.LastError}

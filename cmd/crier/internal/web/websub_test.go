@@ -1,6 +1,7 @@
 package web
 
 import (
+	"github.com/crierd/crier"
 	"net/http"
 	"strings"
 	"testing"
@@ -9,7 +10,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/crierd/crier/feeds"
-	"github.com/crierd/crier/store"
 )
 
 // /api/feeds shows each feed's WebSub subscription: its state, hub and
@@ -19,9 +19,9 @@ func TestAPIFeedsWebSub(t *testing.T) {
 	f := newFixture(t)
 	lease := time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)
 	good := f.daemon.feeds[0]
-	for _, s := range []store.Subscription{
-		{FeedID: good.FeedID(), Callback: "old", Hub: "https://old-hub.example/", Topic: good.URL, State: store.SubUnsubscribing},
-		{FeedID: good.FeedID(), Callback: "cur", Hub: "https://hub.example/", Topic: good.URL, State: store.SubActive, LeaseExpires: lease},
+	for _, s := range []crier.Subscription{
+		{FeedID: good.FeedID(), Callback: "old", Hub: "https://old-hub.example/", Topic: good.URL, State: crier.SubUnsubscribing},
+		{FeedID: good.FeedID(), Callback: "cur", Hub: "https://hub.example/", Topic: good.URL, State: crier.SubActive, LeaseExpires: lease},
 	} {
 		if err := f.store.SaveSubscription(s); err != nil {
 			t.Fatal(err)
