@@ -14,6 +14,7 @@ type Config struct {
 	Defaults  Defaults
 	Retention time.Duration
 	HTTP      HTTPConfig
+	Store     StoreConfig
 	Alerts    Alerts
 	Notifiers []NotifierConfig
 	Feeds     []Feed

@@ -44,7 +44,7 @@ func (l *loader) config(root *yaml.Node) *Config {
 	sec := map[string]entry{}
 	for _, e := range es {
 		switch e.key {
-		case "state_dir", "defaults", "retention", "http", "alerts", "notifiers", "feeds":
+		case "state_dir", "defaults", "retention", "http", "alerts", "notifiers", "feeds", "store":
 			sec[e.key] = e
 		default:
 			l.unknown(e, "")
@@ -67,6 +67,9 @@ func (l *loader) config(root *yaml.Node) *Config {
 	}
 	if e, ok := sec["http"]; ok {
 		l.httpConfig(e.v, &cfg.HTTP)
+	}
+	if e, ok := sec["store"]; ok {
+		l.storeConfig(e.v, &cfg.Store)
 	}
 	if e, ok := sec["alerts"]; ok {
 		es, _ := l.entries(e.v, "alerts")
