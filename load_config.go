@@ -70,6 +70,11 @@ func (l *loader) config(root *yaml.Node) *Config {
 	}
 	if e, ok := sec["store"]; ok {
 		l.storeConfig(e.v, &cfg.Store)
+		if cfg.Store.Postgres != nil && cfg.HTTP.PublicURL != "" {
+			// A hub verifies and pushes to one callback; which worker
+			// of a fleet answers for a subscription is not decided yet.
+			l.errf(e.k, "store.postgres", "WebSub (http.public_url) is not supported with a PostgreSQL store yet: remove http.public_url, and feeds are polled")
+		}
 	}
 	if e, ok := sec["alerts"]; ok {
 		es, _ := l.entries(e.v, "alerts")

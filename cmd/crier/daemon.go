@@ -16,7 +16,7 @@ import (
 	"github.com/crierd/crier/cmd/crier/internal/web"
 	"github.com/crierd/crier/feeds"
 	"github.com/crierd/crier/notify"
-	"github.com/crierd/crier/store/bolt"
+	"github.com/crierd/crier/store"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -26,17 +26,35 @@ const (
 	flushGrace = 5 * time.Second  // the dispatcher may deliver what the last polls queued
 )
 
+// scheduler is what the daemon needs of feeds.Scheduler (one worker's cron
+// schedules) and feeds.FleetScheduler (feeds claimed from a shared store).
+type scheduler interface {
+	Apply(feeds []crier.Feed) error
+	Start()
+	Stop(grace time.Duration)
+	Next(feedID string) time.Time
+	Feeds() []crier.Feed
+	PollNow(ctx context.Context, name string) (feeds.Result, error)
+	LastBeat() time.Time
+}
+
 // daemon is crier's parts wired together for one config.
 type daemon struct {
 	log     *slog.Logger
 	stdout  io.Writer
 	getenv  func(string) (string, bool)
-	store   *bolt.Store
+	store   store.Store
 	poller  *feeds.Poller
-	sched   *feeds.Scheduler
+	sched   scheduler
 	metrics *web.Metrics
 	clock   clock         // the scheduler's and the prune loop's time
 	websub  *feeds.WebSub // nil without http.public_url
+
+	// fleet is the store when workers share it (store.postgres), else
+	// nil; worker names this process in its leases.
+	fleet     store.Fleet
+	worker    string
+	configGen int64 // the fleet's config generation in force here
 
 	mu  sync.Mutex    // guards cfg
 	cfg *crier.Config // the config in force
@@ -56,12 +74,12 @@ func buildNotifiers(cfg *crier.Config, stdout io.Writer, log *slog.Logger) (map[
 
 // openDaemon opens the store and builds every part, starting nothing. The
 // notifiers are built first: a config that cannot run leaves no store.
-func openDaemon(cfg *crier.Config, log *slog.Logger, env *cliEnv) (*daemon, error) {
+func openDaemon(ctx context.Context, cfg *crier.Config, log *slog.Logger, env *cliEnv) (*daemon, error) {
 	notifiers, err := buildNotifiers(cfg, env.stdout, log)
 	if err != nil {
 		return nil, err
 	}
-	st, err := bolt.Open(stateFile(cfg), bolt.Options{Logger: log})
+	st, err := openBackend(ctx, cfg, log)
 	if err != nil {
 		return nil, err
 	}
@@ -256,6 +274,16 @@ func (d *daemon) serve(ctx context.Context, sd *sdNotifier) error {
 		})
 	}
 
+	var published chan publishedConfig
+	if d.fleet != nil {
+		gen, _, _, err := d.fleet.ConfigGeneration(ctx)
+		if err != nil {
+			d.log.Warn("reading the fleet's config generation", "err", err)
+		}
+		d.configGen, published = gen, make(chan publishedConfig)
+		wg.Go(func() { watchConfigGenerations(bgCtx, d.fleet, gen, fleetConfigEvery, d.log, published) })
+	}
+
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
@@ -269,7 +297,11 @@ func (d *daemon) serve(ctx context.Context, sd *sdNotifier) error {
 		case <-ctx.Done():
 			running = false
 		case <-hup:
-			d.reload(dispCtx, sd)
+			if d.reload(dispCtx, sd) && d.fleet != nil {
+				d.publishConfig(ctx)
+			}
+		case p := <-published:
+			d.followConfig(dispCtx, sd, p)
 		case <-statusTick.C:
 			sd.send("STATUS=" + d.status())
 		}

@@ -72,7 +72,7 @@ func cmdDemo(ctx context.Context, env *cliEnv, args []string) error {
 		}
 	})
 
-	d, err := openDaemon(cfg, log, env)
+	d, err := openDaemon(ctx, cfg, log, env)
 	if err != nil {
 		return err
 	}

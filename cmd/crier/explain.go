@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"maps"
 	"net/http"
 	"net/url"
@@ -35,7 +36,7 @@ func cmdExplain(ctx context.Context, env *cliEnv, args []string) error {
 	if err != nil {
 		return err
 	}
-	st, err := bolt.Open(stateFile(cfg), offlineStoreOptions())
+	st, err := openBackend(ctx, cfg, slog.New(slog.DiscardHandler))
 	switch {
 	case errors.Is(err, bolt.ErrLocked) && cfg.HTTP.Listen != "":
 		return explainFromDaemon(ctx, env.stdout, cfg, link)

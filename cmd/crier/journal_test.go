@@ -77,7 +77,7 @@ func TestEventsAreLoggedOnce(t *testing.T) {
 	}
 	rec := newRecordingHandler()
 	log := slog.New(rec)
-	d, err := openDaemon(cfg, log, &cliEnv{stdout: &strings.Builder{}, stderr: &strings.Builder{}, getenv: getenv})
+	d, err := openDaemon(t.Context(), cfg, log, &cliEnv{stdout: &strings.Builder{}, stderr: &strings.Builder{}, getenv: getenv})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -128,7 +128,7 @@ func TestReloadRejectsUnbuildableNotifier(t *testing.T) {
 	}
 	rec := newRecordingHandler()
 	log := slog.New(rec)
-	d, err := openDaemon(cfg, log, &cliEnv{stdout: &strings.Builder{}, stderr: &strings.Builder{}, getenv: getenv})
+	d, err := openDaemon(t.Context(), cfg, log, &cliEnv{stdout: &strings.Builder{}, stderr: &strings.Builder{}, getenv: getenv})
 	if err != nil {
 		t.Fatal(err)
 	}

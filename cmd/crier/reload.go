@@ -13,18 +13,23 @@ import (
 // reload re-reads the config. An invalid one is reported and ignored; a
 // valid one is applied without a restart: feeds start, stop or change at
 // their next poll, and notifier changes hand the outbox to a new
-// dispatcher between sends, so nothing is lost or sent twice.
-func (d *daemon) reload(dispCtx context.Context, sd *sdNotifier) {
+// dispatcher between sends, so nothing is lost or sent twice. It reports
+// whether the new config is in force.
+func (d *daemon) reload(dispCtx context.Context, sd *sdNotifier) bool {
 	sd.send("RELOADING=1\nMONOTONIC_USEC=" + strconv.FormatInt(time.Now().UnixMicro(), 10))
 	old := d.config()
 	cfg, err := crier.LoadFile(old.Path, crier.LoadOptions{Env: d.getenv})
 	if err != nil {
 		d.rejectReload(sd, err)
-		return
+		return false
 	}
 	if cfg.StateDir != old.StateDir {
 		d.log.Warn("state_dir changes take effect after a restart", "state_dir", old.StateDir)
 		cfg.StateDir = old.StateDir
+	}
+	if !reflect.DeepEqual(cfg.Store, old.Store) {
+		d.log.Warn("store settings take effect after a restart")
+		cfg.Store = old.Store
 	}
 	if cfg.HTTP != old.HTTP {
 		d.log.Warn("http settings take effect after a restart")
@@ -34,7 +39,7 @@ func (d *daemon) reload(dispCtx context.Context, sd *sdNotifier) {
 		notifiers, err := buildNotifiers(cfg, d.stdout, d.log)
 		if err != nil {
 			d.rejectReload(sd, err)
-			return
+			return false
 		}
 		disp, routing := d.newDispatcher(cfg, notifiers)
 		// New polls route to the new notifiers first; then the old
@@ -64,6 +69,7 @@ func (d *daemon) reload(dispCtx context.Context, sd *sdNotifier) {
 	}
 	d.log.Info("config reloaded", "feeds", len(cfg.Feeds), "notifiers", len(cfg.Notifiers))
 	sd.send("READY=1\nSTATUS=" + d.status())
+	return true
 }
 
 // rejectReload logs why a new config cannot be applied, one record per

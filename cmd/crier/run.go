@@ -10,6 +10,7 @@ import (
 
 	"github.com/crierd/crier"
 	"github.com/crierd/crier/feeds"
+	"github.com/crierd/crier/store"
 	"github.com/crierd/crier/store/bolt"
 )
 
@@ -30,7 +31,7 @@ func cmdRun(ctx context.Context, env *cliEnv, args []string) error {
 	if err != nil {
 		return err
 	}
-	d, err := openDaemon(cfg, log, env)
+	d, err := openDaemon(ctx, cfg, log, env)
 	if err != nil {
 		return storeError(err)
 	}
@@ -82,7 +83,7 @@ func storeError(err error) error {
 
 // openConfigStore loads the config and opens its store, for the offline
 // tools that read or change the store of a stopped daemon.
-func (f *flags) openConfigStore(env *cliEnv) (*crier.Config, *bolt.Store, error) {
+func (f *flags) openConfigStore(env *cliEnv) (*crier.Config, store.Store, error) {
 	cfg, err := f.loadConfig(env)
 	if err != nil {
 		return nil, nil, err
@@ -95,18 +96,12 @@ func (f *flags) openConfigStore(env *cliEnv) (*crier.Config, *bolt.Store, error)
 }
 
 // openStore opens the configured store for the offline tools.
-func openStore(cfg *crier.Config) (*bolt.Store, error) {
-	st, err := bolt.Open(stateFile(cfg), offlineStoreOptions())
+func openStore(cfg *crier.Config) (store.Store, error) {
+	st, err := openBackend(context.Background(), cfg, slog.New(slog.DiscardHandler))
 	if err != nil {
 		return nil, openStoreError(cfg, err)
 	}
 	return st, nil
-}
-
-// offlineStoreOptions open the store for a command: its log is the
-// daemon's business.
-func offlineStoreOptions() bolt.Options {
-	return bolt.Options{Logger: slog.New(slog.DiscardHandler)}
 }
 
 // openStoreError turns a failure to open the store into what the user

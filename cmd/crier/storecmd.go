@@ -51,6 +51,9 @@ func cmdStore(_ context.Context, env *cliEnv, args []string) error {
 	if err != nil {
 		return err
 	}
+	if err := fileStoreOnly(cfg, "store"); err != nil {
+		return err
+	}
 	path := stateFile(cfg)
 	if _, err := os.Stat(path); err != nil {
 		return &exitError{1, fmt.Sprintf("crier store: no state file: %v", err)}
@@ -115,6 +118,9 @@ func cmdBackup(ctx context.Context, env *cliEnv, args []string) error {
 	}
 	cfg, err := f.loadConfig(env)
 	if err != nil {
+		return err
+	}
+	if err := fileStoreOnly(cfg, "backup"); err != nil {
 		return err
 	}
 	dest := f.Arg(0)

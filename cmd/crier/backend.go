@@ -1,0 +1,38 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+
+	"github.com/crierd/crier"
+	"github.com/crierd/crier/store"
+	"github.com/crierd/crier/store/bolt"
+)
+
+// openBackend opens the store cfg names: the bbolt file in state_dir (the
+// default), or the PostgreSQL database a fleet of workers shares.
+func openBackend(ctx context.Context, cfg *crier.Config, log *slog.Logger) (store.Store, error) {
+	if pg := cfg.Store.Postgres; pg != nil {
+		st, err := openPostgres(ctx, pg, log)
+		if err != nil {
+			return nil, fmt.Errorf("store.postgres: %w", err)
+		}
+		return st, nil
+	}
+	st, err := bolt.Open(stateFile(cfg), bolt.Options{Logger: log})
+	if err != nil {
+		return nil, err
+	}
+	return st, nil
+}
+
+// fileStoreOnly refuses the commands that work on the bbolt file (store
+// check|repair, backup) when the config names PostgreSQL, whose own tools
+// (pg_dump, amcheck) do that job.
+func fileStoreOnly(cfg *crier.Config, cmd string) error {
+	if cfg.Store.Postgres == nil {
+		return nil
+	}
+	return &exitError{1, fmt.Sprintf("crier %s: the store is PostgreSQL (store.postgres in %s): use its own tools, e.g. pg_dump", cmd, cfg.Path)}
+}
