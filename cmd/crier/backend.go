@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"strings"
 
 	"github.com/crierd/crier"
 	"github.com/crierd/crier/store"
@@ -35,4 +36,17 @@ func fileStoreOnly(cfg *crier.Config, cmd string) error {
 		return nil
 	}
 	return &exitError{1, fmt.Sprintf("crier %s: the store is PostgreSQL (store.postgres in %s): use its own tools, e.g. pg_dump", cmd, cfg.Path)}
+}
+
+// stateDescription says where the state is, with no secret in it.
+func stateDescription(cfg *crier.Config) string {
+	pg := cfg.Store.Postgres
+	if pg == nil {
+		return stateFile(cfg)
+	}
+	dsn := pg.DSN
+	if !strings.Contains(dsn, "://") {
+		return "PostgreSQL (key=value DSN), lease " + pg.Lease.String()
+	}
+	return "PostgreSQL " + crier.RedactURL(dsn) + ", lease " + pg.Lease.String()
 }

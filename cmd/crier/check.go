@@ -32,7 +32,7 @@ func cmdCheck(_ context.Context, env *cliEnv, args []string) error {
 		_, err := fmt.Fprintf(env.stdout, "config OK: %s, %s (%s)\n", plural(len(cfg.Feeds), "feed"), plural(len(cfg.Notifiers), "notifier"), cfg.Path)
 		return err
 	}
-	fmt.Fprintf(env.stdout, "%s: OK\nstate: %s\n", cfg.Path, stateFile(cfg))
+	fmt.Fprintf(env.stdout, "%s: OK\nstate: %s\n", cfg.Path, stateDescription(cfg))
 	fmt.Fprintf(env.stdout, "%d notifiers:", len(cfg.Notifiers))
 	for _, n := range cfg.Notifiers {
 		fmt.Fprintf(env.stdout, " %s (%s)", n.Name, n.Type)
