@@ -318,9 +318,10 @@ func (s *Store) DeadLetters() ([]crier.DeadLetter, error) {
 
 // Redeliver moves dead letters back to their notifier's queue with a fresh
 // attempt count; no ids means all of them. The entries keep their IDs, so
-// they go out before anything queued after them. An unknown id fails the
-// whole call and changes nothing.
+// they go out before anything queued after them. An id given twice moves
+// once; an unknown id fails the whole call and changes nothing.
 func (s *Store) Redeliver(ids ...uint64) (int, error) {
+	ids = slices.Compact(slices.Sorted(slices.Values(ids)))
 	moved := 0
 	err := s.db.Update(func(tx *bbolt.Tx) error {
 		moved = 0
@@ -405,7 +406,7 @@ func pushRecent(tx *bbolt.Tx, r crier.Recent) error {
 }
 
 // Recent returns up to limit recent deliveries, newest first; limit <= 0
-// means all that are kept (at most 50).
+// means all that are kept (at most recentCap).
 func (s *Store) Recent(limit int) ([]crier.Recent, error) {
 	var out []crier.Recent
 	err := s.db.View(func(tx *bbolt.Tx) error {

@@ -1,6 +1,7 @@
-// Package store keeps crier's state in one bbolt file: which items each feed
-// has shown, per-feed poll state, the outbox of pending notifications, dead
-// letters and a short ring of recent deliveries.
+// Package bolt keeps crier's state in one bbolt file, the embedded default
+// store: which items each feed has shown, per-feed poll state, the outbox
+// of pending notifications, dead letters and a short ring of recent
+// deliveries.
 //
 // The promise the rest of crier relies on: marking items seen and queueing
 // their notifications happen in one write transaction (see Ingest), so a
