@@ -300,7 +300,7 @@ func (s *FleetScheduler) reschedule(feedID string, next time.Time) {
 		s.log.Warn("rescheduling a feed failed; retrying", "feed", feedID, "err", err, "next", pause)
 		select {
 		case <-s.clock.After(pause):
-		case <-s.ctx.Done():
+		case <-s.stopping: // shutting down: the lease runs out instead
 			return
 		}
 		pause *= 2

@@ -144,7 +144,8 @@ func TestFleetDeadWorkersFeedsMove(t *testing.T) {
 		}
 		plServe(plRSS(1, 3, ""))(w, r)
 	})
-	defer close(release)
+	unhang := sync.OnceFunc(func() { close(release) })
+	defer unhang()
 	f := plFeed("moves", srv.URL+"/feed")
 	f.Timeout = 30 * time.Second // the lease: max(1 min, 2 × 30 s)
 	a := e.worker("a", []crier.Feed{f})
@@ -168,8 +169,15 @@ func TestFleetDeadWorkersFeedsMove(t *testing.T) {
 		t.Errorf("feed fetched %d times, want a's hung poll and b's", n)
 	}
 	b.Stop(time.Minute)
-	go e.clock.Add(time.Hour) // a's shutdown grace: its hung poll is cancelled
+	e.clock.Add(time.Second)
+	unhang()
 	a.Stop(time.Minute)
+	if !strings.Contains(e.log.String(), `msg="poll outlived its lease; another worker may have polled the feed too" worker=a feed=moves`) {
+		t.Errorf("a's poll outliving its lease not logged:\n%s", e.log)
+	}
+	if b.LastBeat().Before(took.at) {
+		t.Errorf("b's heartbeat %s is older than its last claim at %s", b.LastBeat(), took.at)
+	}
 }
 
 // A claimed feed that this worker's config lacks (another worker runs a

@@ -30,6 +30,7 @@ type fakeLeases struct {
 	lanes   map[string]fakeLease
 	killed  map[string]bool
 	refused map[string]int // HoldLane answered false, by owner
+	failed  map[string]int // calls of killed owners
 }
 
 type fakeLease struct {
@@ -40,13 +41,14 @@ type fakeLease struct {
 var errKilled = errors.New("worker killed")
 
 func newFakeLeases(now func() time.Time) *fakeLeases {
-	return &fakeLeases{now: now, lanes: map[string]fakeLease{}, killed: map[string]bool{}, refused: map[string]int{}}
+	return &fakeLeases{now: now, lanes: map[string]fakeLease{}, killed: map[string]bool{}, refused: map[string]int{}, failed: map[string]int{}}
 }
 
 func (f *fakeLeases) HoldLane(_ context.Context, notifier, owner string, ttl time.Duration) (bool, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.killed[owner] {
+		f.failed[owner]++
 		return false, errKilled
 	}
 	now := f.now()
@@ -80,6 +82,12 @@ func (f *fakeLeases) holder(notifier string) string {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return f.lanes[notifier].owner
+}
+
+func (f *fakeLeases) failures(owner string) int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.failed[owner]
 }
 
 func (f *fakeLeases) refusals(owner string) int {
@@ -254,5 +262,66 @@ func TestLeasedLaneReleasedAtStop(t *testing.T) {
 	eventually(t, "b's sends", func() bool { return len(w.svc.delivered()) == 4 })
 	if w.svc.sentBy("b") != 2 {
 		t.Errorf("b delivered %d, want the 2 queued after a stopped", w.svc.sentBy("b"))
+	}
+}
+
+// A worker cut off from the lease store keeps sending only while its
+// lease surely lasts: no send starts with less than a third of it left,
+// so every send ends before another worker can take the lane.
+func TestLeasedLaneStopsBeforeItsLeaseEnds(t *testing.T) {
+	t.Parallel()
+	w, enqueue := newLeaseWorld(t)
+	enqueue(titles("p", 8)...)
+	step := testLease / 6
+	var mu sync.Mutex
+	var started []time.Time // when each of a's sends started
+	w.svc.during = func(n int) {
+		mu.Lock()
+		started = append(started, w.clk.Now())
+		mu.Unlock()
+		if n == 1 {
+			w.leases.kill("a") // a loses the store; the service still works
+		}
+		w.clk.Set(w.clk.Now().Add(step))
+	}
+	t0 := w.clk.Now()
+	_, _, _ = w.run(t, "a")
+	// Two failed renewals let a send on; from the third it waits.
+	eventually(t, "a waiting for its lease", func() bool { return w.leases.failures("a") >= 6 })
+	mu.Lock()
+	defer mu.Unlock()
+	for i, at := range started {
+		if left := t0.Add(testLease).Sub(at); left < testLease/3 {
+			t.Errorf("send %d started with %s of the lease left, want at least a third", i+1, left)
+		}
+	}
+	if len(started) != 5 {
+		t.Errorf("a sent %d times without renewing, want 5 (while a third of its %s lease was left)", len(started), testLease)
+	}
+}
+
+// Drain (run --once, the last flush) sends only on lanes no other worker
+// holds, counts the rest as pending, and gives back the lanes it took.
+func TestLeasedDrain(t *testing.T) {
+	t.Parallel()
+	w, enqueue := newLeaseWorld(t)
+	enqueue(titles("p", 3)...)
+	if ok, err := w.leases.HoldLane(context.Background(), "phone", "a", testLease); !ok || err != nil {
+		t.Fatalf("setup: a takes the lane: %v %v", ok, err)
+	}
+	b := NewDispatcher(w.store, map[string]Notifier{"phone": w.svc.worker("b")}, DispatcherOptions{
+		Now: w.clk.Now, Leases: w.leases, Owner: "b", LeaseTTL: testLease,
+	})
+	res, err := b.Drain(context.Background())
+	if err != nil || res != (DrainResult{Pending: 3}) || len(w.svc.delivered()) != 0 {
+		t.Fatalf("drain beside a's lease: %+v, %v, sent %q; want nothing sent, 3 pending", res, err, w.svc.delivered())
+	}
+	w.clk.Set(w.clk.Now().Add(testLease))
+	res, err = b.Drain(context.Background())
+	if err != nil || res != (DrainResult{Delivered: 3}) {
+		t.Fatalf("drain after a's lease ran out: %+v, %v; want 3 delivered", res, err)
+	}
+	if h := w.leases.holder("phone"); h != "" {
+		t.Errorf("after Drain the lane is held by %q", h)
 	}
 }
