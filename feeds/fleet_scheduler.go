@@ -21,7 +21,9 @@ type FleetOptions struct {
 	// longest feed timeout, so that a poll normally ends inside its lease.
 	Lease time.Duration
 	// MaxInFlight bounds the polls this worker runs at once, and so how
-	// many feeds it claims (default 8: the poller's default concurrency).
+	// many feeds it claims (default: the poller's Concurrency). More
+	// would only hold claimed feeds in the poller's queue, using up their
+	// leases.
 	MaxInFlight int
 	// ClaimEvery is how often a worker with free slots asks the store for
 	// due feeds (default 1s; one cheap query).
@@ -87,7 +89,7 @@ func NewFleetScheduler(p *Poller, claims FeedClaims, opt FleetOptions) *FleetSch
 		opt.Lease = crier.DefaultLease
 	}
 	if opt.MaxInFlight <= 0 {
-		opt.MaxInFlight = 8
+		opt.MaxInFlight = p.opt.Concurrency
 	}
 	if opt.ClaimEvery <= 0 {
 		opt.ClaimEvery = time.Second

@@ -1,6 +1,7 @@
 package feeds
 
 import (
+	"context"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -16,6 +17,19 @@ import (
 // FleetScheduler, all on one store (here one bbolt file and fakeClaims for
 // the leases), on one fake clock. Nothing sleeps: the tests move the clock
 // and watch the claims store.
+
+// The daemon holds either scheduler behind one interface.
+type daemonScheduler interface {
+	Apply(feeds []crier.Feed) error
+	Start()
+	Stop(grace time.Duration)
+	Next(feedID string) time.Time
+	Feeds() []crier.Feed
+	PollNow(ctx context.Context, name string) (Result, error)
+	LastBeat() time.Time
+}
+
+var _, _ daemonScheduler = (*Scheduler)(nil), (*FleetScheduler)(nil)
 
 type fleetEnv struct {
 	*plEnv
@@ -262,5 +276,55 @@ func TestFleetStopWaitsForPolls(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// Apply puts each feed in the store due as Scheduler would catch it up: at
+// once when not polled for its interval, else an interval after its last
+// poll. A refused Apply changes nothing, here or in the store.
+func TestFleetApplyDue(t *testing.T) {
+	t.Parallel()
+	e := newFleetEnv(t)
+	now := e.clock.Now()
+	cases := []struct {
+		name string
+		ago  time.Duration // since the last poll; 0: never polled
+		due  time.Time
+	}{
+		{"never polled", 0, now},
+		{"polled 5 min ago", 5 * time.Minute, now.Add(5 * time.Minute)},
+		{"polled 10 min ago", 10 * time.Minute, now},
+		{"polled a day ago", 24 * time.Hour, now},
+	}
+	var feeds []crier.Feed
+	for i, tc := range cases {
+		f := plFeed(tc.name, fmt.Sprintf("https://feeds.example/%d", i))
+		if tc.ago > 0 {
+			if err := e.store.SaveFeedState(f.FeedID(), crier.FeedState{URL: f.URL, LastPoll: now.Add(-tc.ago)}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		feeds = append(feeds, f)
+	}
+	s := e.worker("a", feeds)
+	for i, tc := range cases {
+		if got := e.claims.due(feeds[i].FeedID()); !got.Equal(tc.due) {
+			t.Errorf("%s: due %s, want %s", tc.name, got, tc.due)
+		}
+		if got := s.Next(feeds[i].FeedID()); !got.Equal(tc.due) {
+			t.Errorf("%s: Next %s, want %s", tc.name, got, tc.due)
+		}
+	}
+
+	bad := plFeed("bad", "https://feeds.example/bad")
+	bad.Schedule = "every now and then"
+	if err := s.Apply([]crier.Feed{feeds[0], bad}); err == nil || !strings.Contains(err.Error(), "bad") {
+		t.Fatalf("Apply with a bad schedule: %v, want an error naming the feed", err)
+	}
+	if n := len(s.Feeds()); n != len(feeds) {
+		t.Errorf("after a refused Apply %d feeds scheduled, want the %d before", n, len(feeds))
+	}
+	if e.claims.due(feeds[1].FeedID()).IsZero() {
+		t.Error("a refused Apply removed a feed from the store")
 	}
 }
