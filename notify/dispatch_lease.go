@@ -100,8 +100,10 @@ func (d *Dispatcher) leaseTick() (<-chan time.Time, func()) {
 
 // releaseLane gives the lane's lease back, so that another worker may
 // take it at once; best effort and bounded: a lease not released runs out.
+// A lane with an abandoned send still out keeps its lease until it runs
+// out: nobody may send beside that send.
 func (d *Dispatcher) releaseLane(l *lane) {
-	if d.opt.Leases == nil || l.heldUntil.IsZero() {
+	if d.opt.Leases == nil || l.heldUntil.IsZero() || l.stuck != nil {
 		return
 	}
 	l.heldUntil, l.lease = time.Time{}, leaseUnknown
