@@ -190,16 +190,20 @@ func (s *Scheduler) run(feedID string) {
 
 // poll is one poll that turns a panic into an error, so that one bad poll
 // neither kills the daemon nor stops the feed's schedule.
-func (s *Scheduler) poll(ctx context.Context, feed crier.Feed, force bool) (res Result, err error) {
+func (s *Scheduler) poll(ctx context.Context, feed crier.Feed, force bool) (Result, error) {
+	return pollRecovered(ctx, s.poller, s.log, feed, force)
+}
+
+func pollRecovered(ctx context.Context, p *Poller, log *slog.Logger, feed crier.Feed, force bool) (res Result, err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			shown, panicked := crier.RedactURL(feed.URL), ErrorText(fmt.Sprint(r))
-			s.log.Error("poll panicked", "feed", feed.Name, "url", shown, "panic", panicked, "stack", string(debug.Stack()))
+			log.Error("poll panicked", "feed", feed.Name, "url", shown, "panic", panicked, "stack", string(debug.Stack()))
 			err = fmt.Errorf("feed %s (%s): poll panicked: %s", feed.Name, shown, panicked)
 			res = Result{Feed: feed.Name, Err: err}
 		}
 	}()
-	return s.poller.Poll(ctx, feed, force)
+	return p.Poll(ctx, feed, force)
 }
 
 // Jitter is a stable per-feed delay, so feeds sharing a schedule do not

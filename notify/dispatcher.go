@@ -50,6 +50,24 @@ type DispatcherOptions struct {
 	// StorySources, when set, names the feeds that reported a story so
 	// far (same_story), so that a digest lists it once with all of them.
 	StorySources func(story string) []string
+
+	// Leases, when set, shares the outbox with other workers (a fleet): a
+	// lane sends only while this worker holds its lease, so that one
+	// worker at a time sends on each notifier. Nil: this process owns
+	// every lane, as with the embedded store.
+	Leases LaneLeases
+	// Owner names this worker in the leases.
+	Owner string
+	// LeaseTTL is how long a lane stays this worker's without renewal
+	// (default crier.DefaultLease). It is raised to three times the
+	// longest a send may take (SendTimeout and its grace): a send starts
+	// only with a third of the lease left, so it ends inside it.
+	LeaseTTL time.Duration
+	// Recheck is how often a lane with Leases looks at the outbox without
+	// being kicked, since other workers queue entries too (default 2s),
+	// and how often a lane another worker holds asks for it again (at
+	// most a quarter of LeaseTTL).
+	Recheck time.Duration
 }
 
 // Dispatcher drains the outbox into the notifiers: per notifier, oldest
@@ -92,6 +110,10 @@ type lane struct {
 	// before anything else is picked, and never sent again.
 	unmarked []uint64
 	outbox   outboxTrouble // the outbox failing this lane, logged once per episode
+	// heldUntil is when this worker's lease on the lane ends, as far as
+	// it knows (zero: not held); only with DispatcherOptions.Leases.
+	heldUntil time.Time
+	lease     leaseState
 
 	progress atomic.Int64 // unix nanoseconds; read by LastProgress
 }
@@ -138,6 +160,7 @@ func NewDispatcher(out Outbox, notifiers map[string]Notifier, opt DispatcherOpti
 		grace: min(max(opt.SendTimeout/4, 10*time.Millisecond), 2*time.Second),
 		stop:  make(chan struct{}),
 	}
+	d.leaseDefaults()
 	names := make([]string, 0, len(notifiers))
 	for name := range notifiers {
 		names = append(names, name)
@@ -235,25 +258,39 @@ func (d *Dispatcher) loop(ctx context.Context, l *lane) {
 			d.log.Error("delivered notifications could not be marked done; they may be sent again",
 				"notifier", l.name, "err", err)
 		}
+		d.releaseLane(l)
 	}()
 	for ctx.Err() == nil {
 		if l.stuck != nil {
 			// Keep one send in flight: wait for the abandoned one, even
 			// when stopped, since the next dispatcher starts as soon as
 			// Run returns. No progress is marked meanwhile, so a watchdog
-			// can see it.
+			// can see it. The lane's lease is kept meanwhile: no other
+			// worker may send beside the abandoned send either.
+			tick, stopTick := d.leaseTick()
 			select {
 			case err := <-l.stuck.done:
 				if err := d.settleStuck(l, err); err != nil {
 					d.outboxFailed(ctx, l, err)
 				}
+			case <-tick:
+				d.holdLane(ctx, l)
 			case <-ctx.Done():
+				stopTick()
 				return
 			}
+			stopTick()
 			continue
 		}
 		if d.stopped() {
 			return
+		}
+		if !d.holdLane(ctx, l) {
+			// Another worker sends on this lane (or the store cannot
+			// say): waiting for it is healthy.
+			d.markProgress(l)
+			d.pause(ctx, d.opt.Recheck)
+			continue
 		}
 		res, err := d.step(ctx, l)
 		if err != nil {
@@ -276,8 +313,13 @@ func (d *Dispatcher) loop(ctx context.Context, l *lane) {
 // next heartbeat, whichever comes first.
 func (d *Dispatcher) wait(ctx context.Context, l *lane, wake time.Time) {
 	dur := heartbeat
+	if d.opt.Leases != nil {
+		// Other workers queue entries too, and their Kick does not reach
+		// this process.
+		dur = d.opt.Recheck
+	}
 	if !wake.IsZero() {
-		dur = min(wake.Sub(d.now()), heartbeat)
+		dur = min(wake.Sub(d.now()), dur)
 	}
 	if dur <= 0 {
 		return
@@ -357,7 +399,11 @@ func (d *Dispatcher) drainLane(ctx context.Context, l *lane) (DrainResult, error
 
 func (d *Dispatcher) drainSends(ctx context.Context, l *lane, res *DrainResult) error {
 	tried := map[uint64]bool{} // an entry is attempted at most once per Drain
+	defer d.releaseLane(l)
 	for ctx.Err() == nil {
+		if !d.holdLane(ctx, l) {
+			return nil // another worker sends on this lane
+		}
 		if l.stuck != nil {
 			// Never send beside an abandoned send, nor wait for it: it
 			// may never return.
