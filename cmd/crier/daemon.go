@@ -84,6 +84,11 @@ func openDaemon(ctx context.Context, cfg *crier.Config, log *slog.Logger, env *c
 		return nil, err
 	}
 	d := &daemon{cfg: cfg, log: log, stdout: env.stdout, getenv: env.getenv, store: st, clock: realClock{}}
+	if fl, ok := st.(store.Fleet); ok {
+		d.fleet, d.worker = fl, workerName(cfg.Store.Postgres.Worker)
+		d.log = log.With("worker", d.worker)
+		log = d.log
+	}
 	d.metrics = web.NewMetrics(prometheus.NewRegistry(), st, func() []crier.Feed { return d.config().Feeds })
 	disp, routing := d.newDispatcher(cfg, notifiers)
 	if err := d.buryOrphans(cfg); err != nil {
@@ -107,7 +112,13 @@ func openDaemon(ctx context.Context, cfg *crier.Config, log *slog.Logger, env *c
 		},
 		Paused: d.paused,
 	})
-	d.sched = feeds.NewScheduler(d.poller, log, d.clock)
+	if d.fleet != nil {
+		d.sched = feeds.NewFleetScheduler(d.poller, d.fleet, feeds.FleetOptions{
+			Owner: d.worker, Lease: cfg.Store.Postgres.Lease, Log: log, Clock: d.clock,
+		})
+	} else {
+		d.sched = feeds.NewScheduler(d.poller, log, d.clock)
+	}
 	if err := d.openWebSub(cfg); err != nil {
 		st.Close()
 		return nil, err
@@ -138,6 +149,9 @@ func (d *daemon) newDispatcher(cfg *crier.Config, notifiers map[string]notify.No
 	disp := notify.NewDispatcher(d.store, notifiers, notify.DispatcherOptions{
 		Log: d.log, QuietHours: quiet, Burst: routing.NotifierBurst, Digest: digest,
 		StorySources: d.store.StorySources,
+		Leases:       d.laneLeases(),
+		Owner:        d.worker,
+		LeaseTTL:     d.lease(),
 		OnResult: func(name string, _ crier.Entry, err error) {
 			d.metrics.ObserveSend(name, err)
 			if q, ok := notifiers[name].(interface {
@@ -265,6 +279,15 @@ func (d *daemon) serve(ctx context.Context, sd *sdNotifier) error {
 	wg.Go(func() { sd.watchdog(bgCtx, d.healthy) })
 	if d.websub != nil {
 		wg.Go(func() { d.websub.Run(bgCtx) })
+	}
+	if l, ok := d.store.(outboxListener); ok && d.fleet != nil {
+		// Entries queued by other workers' polls wake this worker's
+		// lanes at once, not at their next recheck.
+		wg.Go(func() {
+			if err := l.ListenOutbox(bgCtx, func(string) { d.kick() }); err != nil && bgCtx.Err() == nil {
+				d.log.Error("listening for the fleet's new notifications; lanes recheck every few seconds instead", "err", err)
+			}
+		})
 	}
 	if serveHTTP != nil {
 		wg.Go(func() {

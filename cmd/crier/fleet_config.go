@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"github.com/crierd/crier/notify"
 	"log/slog"
 	"os"
 	"time"
@@ -121,4 +122,26 @@ func workerName(name string) string {
 		host = "crier"
 	}
 	return fmt.Sprintf("%s:%d", host, os.Getpid())
+}
+
+// outboxListener is what a shared store offers to wake the dispatcher when
+// another worker queues a notification (PostgreSQL's LISTEN/NOTIFY).
+type outboxListener interface {
+	ListenOutbox(ctx context.Context, wake func(notifier string)) error
+}
+
+// laneLeases is the fleet's lane leases, or nil for a store of our own.
+func (d *daemon) laneLeases() notify.LaneLeases {
+	if d.fleet == nil {
+		return nil
+	}
+	return d.fleet
+}
+
+// lease is how long this worker holds a lane without renewing it.
+func (d *daemon) lease() time.Duration {
+	if pg := d.config().Store.Postgres; pg != nil {
+		return pg.Lease
+	}
+	return 0
 }
