@@ -152,6 +152,7 @@ func (d *daemon) newDispatcher(cfg *crier.Config, notifiers map[string]notify.No
 		Leases:       d.laneLeases(),
 		Owner:        d.worker,
 		LeaseTTL:     d.lease(),
+		SendTimeout:  d.sendTimeout(),
 		OnResult: func(name string, _ crier.Entry, err error) {
 			d.metrics.ObserveSend(name, err)
 			if q, ok := notifiers[name].(interface {

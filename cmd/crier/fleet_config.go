@@ -145,3 +145,14 @@ func (d *daemon) lease() time.Duration {
 	}
 	return 0
 }
+
+// sendTimeout bounds one send: 30 s, or less in a fleet whose lease is
+// short, because a lane starts a send only with a third of its lease left
+// (and the dispatcher would otherwise stretch the lease to fit 30 s sends,
+// so a dead worker's notifiers would wait that much longer to move).
+func (d *daemon) sendTimeout() time.Duration {
+	if l := d.lease(); l > 0 {
+		return min(30*time.Second, l*4/15)
+	}
+	return 0 // the dispatcher's default
+}
