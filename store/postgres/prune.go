@@ -101,7 +101,7 @@ func (s *Store) pruneFeed(ctx context.Context, feedID string, cutoff time.Time, 
 					WHERE s.feed_id = $1 AND s.key = scan.key
 					AND ($5 OR (scan.first_seen < $4 AND NOT scan.key = ANY(latest.keys)))
 					RETURNING 1)
-				SELECT (SELECT count(*) FROM scan), (SELECT count(*) FROM gone), (SELECT max(key) FROM scan)`,
+				SELECT (SELECT count(*) FROM scan), (SELECT count(*) FROM gone), (SELECT key FROM scan ORDER BY key DESC LIMIT 1)`,
 				feedID, after, chunk, cutoff, drop).Scan(&scanned, &deleted, &last)
 			if err != nil {
 				return err
