@@ -108,3 +108,13 @@ func must[T any](v T, err error) func(testing.TB) T {
 		return v
 	}
 }
+
+// mustOK(err)(t) fails t on err.
+func mustOK(err error) func(testing.TB) {
+	return func(t testing.TB) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+}
