@@ -71,10 +71,10 @@ func (s *Store) SaveFeedState(feedID string, st crier.FeedState) error {
 	defer cancel()
 	polls := s.polls.takeIfDue(s.now())
 	err = s.inTx(ctx, func(tx pgx.Tx) error {
-		if err := putState(ctx, tx, feedID, raw); err != nil {
-			return err
-		}
-		return s.writePolls(ctx, tx, polls)
+		w := &writes{}
+		putState(w, feedID, raw)
+		s.writePolls(w, polls)
+		return w.send(ctx, tx)
 	})
 	if err != nil {
 		s.polls.putBack(polls)
@@ -83,10 +83,9 @@ func (s *Store) SaveFeedState(feedID string, st crier.FeedState) error {
 	return nil
 }
 
-func putState(ctx context.Context, tx pgx.Tx, feedID string, raw []byte) error {
-	_, err := tx.Exec(ctx, `INSERT INTO crier_feeds (feed_id, state) VALUES ($1, $2)
+func putState(w *writes, feedID string, raw []byte) {
+	w.exec(`INSERT INTO crier_feeds (feed_id, state) VALUES ($1, $2)
 		ON CONFLICT (feed_id) DO UPDATE SET state = excluded.state`, feedID, string(raw))
-	return err
 }
 
 // txPlan is a plan that may read and write other state in the ingest's
@@ -140,16 +139,37 @@ func (s *Store) ingest(feedID string, st crier.FeedState, items []crier.Item, pl
 	var res crier.IngestResult
 	err = s.inTx(ctx, func(tx pgx.Tx) error {
 		res = crier.IngestResult{}
-		if err := lockFeed(ctx, tx, feedID); err != nil {
-			return err
-		}
+		// The feed's lock, then its state, latest key set and which of the
+		// fetch's keys were seen, in one round trip: at READ COMMITTED the
+		// read's snapshot is taken once the lock is held. The LIMIT in the
+		// lateral probe keeps it an index lookup per key whatever the
+		// planner's statistics say: a join may hash every key the feed
+		// ever had.
 		var oldRaw []byte
 		var latest latestRow
-		err := tx.QueryRow(ctx, `SELECT (SELECT state FROM crier_feeds WHERE feed_id = $1), l.feed_id IS NOT NULL, l.keys, l.held_at, l.held_base
-			FROM (SELECT 1) x LEFT JOIN crier_latest l ON l.feed_id = $1`, feedID).
-			Scan(&oldRaw, &latest.exists, &latest.keys, &latest.heldAt, &latest.heldBase)
+		var seenKeys [][]byte
+		var b pgx.Batch
+		b.Queue("SELECT pg_advisory_xact_lock($1)", lockKey("crier feed "+feedID))
+		b.Queue(`SELECT (SELECT state FROM crier_feeds WHERE feed_id = $1),
+				l.feed_id IS NOT NULL, l.keys, l.held_at, l.held_base,
+				ARRAY(SELECT x.key FROM unnest($2::bytea[]) k CROSS JOIN LATERAL
+					(SELECT key FROM crier_seen WHERE feed_id = $1 AND key = k LIMIT 1) x)
+			FROM (SELECT 1) x LEFT JOIN crier_latest l ON l.feed_id = $1`, feedID, keysBytes(fetch))
+		br := tx.SendBatch(ctx, &b)
+		if _, err := br.Exec(); err != nil {
+			br.Close()
+			return fmt.Errorf("lock feed: %w", err)
+		}
+		err := br.QueryRow().Scan(&oldRaw, &latest.exists, &latest.keys, &latest.heldAt, &latest.heldBase, &seenKeys)
+		if cerr := br.Close(); err == nil {
+			err = cerr
+		}
 		if err != nil {
-			return fmt.Errorf("load state: %w", err)
+			return fmt.Errorf("load state and seen keys: %w", err)
+		}
+		seen := make(map[string]bool, len(seenKeys))
+		for _, k := range seenKeys {
+			seen[string(k)] = true
 		}
 		var old crier.FeedState
 		if oldRaw != nil {
@@ -159,10 +179,6 @@ func (s *Store) ingest(feedID string, st crier.FeedState, items []crier.Item, pl
 		}
 		res.FirstPoll = oldRaw == nil || !old.Seeded
 
-		seen, err := seenOf(ctx, tx, feedID, fetch)
-		if err != nil {
-			return err
-		}
 		// Decide what is new before writing anything, so that "seen
 		// before this batch" is simply "in seen".
 		batch := make(map[string]struct{}, 2*len(items))
@@ -195,10 +211,9 @@ func (s *Store) ingest(feedID string, st crier.FeedState, items []crier.Item, pl
 			fresh = append(fresh, ni)
 		}
 		res.New = len(fresh)
+		w := &writes{}
 		if res.New > 0 && !res.FirstPoll {
-			if err := s.countDay(ctx, tx, now, kindNew, feedID, res.New); err != nil {
-				return err
-			}
+			s.countDay(w, now, kindNew, feedID, res.New)
 		}
 
 		var deliveries []crier.Delivery
@@ -215,51 +230,24 @@ func (s *Store) ingest(feedID string, st crier.FeedState, items []crier.Item, pl
 			}
 		}
 		if len(unseen) > 0 {
-			if _, err := tx.Exec(ctx, `INSERT INTO crier_seen (feed_id, key, first_seen)
+			w.exec(`INSERT INTO crier_seen (feed_id, key, first_seen)
 				SELECT $1, k, $3 FROM unnest($2::bytea[]) k ON CONFLICT DO NOTHING`,
-				feedID, keysBytes(unseen), now); err != nil {
-				return fmt.Errorf("mark %d keys seen: %w", len(unseen), err)
-			}
+				feedID, keysBytes(unseen), now)
 		}
-		if err := saveLatest(ctx, tx, feedID, latest, fetch, now); err != nil {
-			return fmt.Errorf("save latest key set: %w", err)
-		}
-		if _, err := enqueueTx(ctx, tx, now, deliveries); err != nil {
+		saveLatest(w, feedID, latest, fetch, now)
+		if _, err := enqueueTx(ctx, tx, w, now, deliveries); err != nil {
 			return err
 		}
 		res.Queued = len(deliveries)
-		if err := putState(ctx, tx, feedID, raw); err != nil {
-			return fmt.Errorf("save state: %w", err)
-		}
-		return s.writePolls(ctx, tx, polls)
+		putState(w, feedID, raw)
+		s.writePolls(w, polls)
+		return w.send(ctx, tx)
 	})
 	if err != nil {
 		s.polls.putBack(polls)
 		return crier.IngestResult{}, fmt.Errorf("feed %s: ingest %d items: %w", feedID, len(items), err)
 	}
 	return res, nil
-}
-
-// seenOf returns which of keys feedID has seen.
-func seenOf(ctx context.Context, tx pgx.Tx, feedID string, keys []string) (map[string]bool, error) {
-	seen := make(map[string]bool)
-	if len(keys) == 0 {
-		return seen, nil
-	}
-	rows, err := tx.Query(ctx, "SELECT key FROM crier_seen WHERE feed_id = $1 AND key = ANY($2::bytea[])",
-		feedID, keysBytes(keys))
-	if err != nil {
-		return nil, fmt.Errorf("read seen keys: %w", err)
-	}
-	var k []byte
-	_, err = pgx.ForEachRow(rows, []any{&k}, func() error {
-		seen[string(k)] = true
-		return nil
-	})
-	if err != nil {
-		return nil, fmt.Errorf("read seen keys: %w", err)
-	}
-	return seen, nil
 }
 
 // Seen reports whether key has been seen in feedID.
@@ -298,7 +286,7 @@ type latestRow struct {
 
 // saveLatest stores the key set of feedID's latest fetch, or its union
 // with the stored set while a shrink is held, as store/bolt's saveLatest.
-func saveLatest(ctx context.Context, tx pgx.Tx, feedID string, old latestRow, fetch []string, now time.Time) error {
+func saveLatest(w *writes, feedID string, old latestRow, fetch []string, now time.Time) {
 	n := len(fetch)
 	base := len(old.keys)
 	held := old.heldAt != nil && old.heldBase != nil
@@ -331,10 +319,9 @@ func saveLatest(ctx context.Context, tx pgx.Tx, feedID string, old latestRow, fe
 	if old.exists && (heldAt == nil) == (old.heldAt == nil) && slices.EqualFunc(next, old.keys, func(a, b []byte) bool {
 		return string(a) == string(b)
 	}) {
-		return nil
+		return
 	}
-	_, err := tx.Exec(ctx, `INSERT INTO crier_latest (feed_id, keys, held_at, held_base) VALUES ($1, $2, $3, $4)
+	w.exec(`INSERT INTO crier_latest (feed_id, keys, held_at, held_base) VALUES ($1, $2, $3, $4)
 		ON CONFLICT (feed_id) DO UPDATE SET keys = excluded.keys, held_at = excluded.held_at, held_base = excluded.held_base`,
 		feedID, next, heldAt, heldBase)
-	return err
 }

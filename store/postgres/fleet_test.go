@@ -220,3 +220,21 @@ func TestNotifyReachesListenOutbox(t *testing.T) {
 		t.Errorf("ListenOutbox ended with %v, want context.Canceled", err)
 	}
 }
+
+// Close ends a listener: the daemon's shutdown does not hang on it.
+func TestCloseEndsListenOutbox(t *testing.T) {
+	s, _ := openTemp(t)
+	done := make(chan error, 1)
+	go func() { done <- s.ListenOutbox(context.Background(), func(string) {}) }()
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("ListenOutbox after Close = %v, want nil", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("ListenOutbox outlived Close")
+	}
+}

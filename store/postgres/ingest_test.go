@@ -147,3 +147,32 @@ func BenchmarkIngest50(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkIngest50Churn is a poll that brings 2 new items of 50 and
+// queues their notifications: a churning feed's cost.
+func BenchmarkIngest50Churn(b *testing.B) {
+	s, clk := openTemp(b)
+	plan := toNotifier("po")
+	n := 0
+	batch := func() []crier.Item {
+		items := make([]crier.Item, 50)
+		for i := range items {
+			k := n - i
+			items[i] = item(fmt.Sprintf("g:https://example.org/posts/%d", k), fmt.Sprintf("l:https://example.org/posts/%d", k),
+				"|", fmt.Sprintf("t:%016x", k))
+		}
+		n += 2
+		return items
+	}
+	if _, err := s.Ingest("f", crier.FeedState{}, batch(), plan); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		clk.Advance(time.Hour)
+		res, err := s.Ingest("f", crier.FeedState{LastPoll: clk.Now()}, batch(), plan)
+		if err != nil || res.Queued != 2 {
+			b.Fatalf("ingest = %+v, %v; want 2 queued", res, err)
+		}
+	}
+}

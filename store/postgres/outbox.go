@@ -25,9 +25,12 @@ func (s *Store) Enqueue(ds ...crier.Delivery) ([]crier.Entry, error) {
 	defer cancel()
 	var out []crier.Entry
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
+		w := &writes{}
 		var err error
-		out, err = enqueueTx(ctx, tx, s.now(), ds)
-		return err
+		if out, err = enqueueTx(ctx, tx, w, s.now(), ds); err != nil {
+			return err
+		}
+		return w.send(ctx, tx)
 	})
 	if err != nil {
 		return nil, err
@@ -36,8 +39,9 @@ func (s *Store) Enqueue(ds ...crier.Delivery) ([]crier.Entry, error) {
 }
 
 // enqueueTx queues ds with IDs from the shared sequence, in order, and
-// wakes the dispatchers of their notifiers when tx commits.
-func enqueueTx(ctx context.Context, tx pgx.Tx, now time.Time, ds []crier.Delivery) ([]crier.Entry, error) {
+// wakes the dispatchers of their notifiers when tx commits. The IDs are
+// allocated in tx; the inserts go with w.
+func enqueueTx(ctx context.Context, tx pgx.Tx, w *writes, now time.Time, ds []crier.Delivery) ([]crier.Entry, error) {
 	if len(ds) == 0 {
 		return nil, nil
 	}
@@ -75,25 +79,19 @@ func enqueueTx(ctx context.Context, tx pgx.Tx, now time.Time, ds []crier.Deliver
 		}
 		names[i], docs[i] = out[i].Notifier, string(raw)
 	}
-	if _, err := tx.Exec(ctx, `INSERT INTO crier_outbox (id, notifier, created, notification)
+	w.exec(`INSERT INTO crier_outbox (id, notifier, created, notification)
 		SELECT id, n, $4, d FROM unnest($1::bigint[], $2::text[], $3::json[]) AS u(id, n, d)`,
-		ids, names, docs, now); err != nil {
-		return nil, fmt.Errorf("queue %d notifications: %w", len(ds), err)
-	}
-	if err := wake(ctx, tx, notifiers...); err != nil {
-		return nil, err
-	}
+		ids, names, docs, now)
+	wake(w, notifiers...)
 	return out, nil
 }
 
-// wake tells the listeners of the notifiers' queues, once tx commits.
-func wake(ctx context.Context, tx pgx.Tx, notifiers ...string) error {
+// wake tells the listeners of the notifiers' queues, once the transaction
+// commits.
+func wake(w *writes, notifiers ...string) {
 	for _, n := range notifiers {
-		if _, err := tx.Exec(ctx, "SELECT pg_notify($1, $2)", outboxChannel, n); err != nil {
-			return fmt.Errorf("notifier %s: notify: %w", n, err)
-		}
+		w.exec("SELECT pg_notify($1, $2)", outboxChannel, n)
 	}
-	return nil
 }
 
 // scanEntry reads the entryColumns of a row.
@@ -206,10 +204,12 @@ func (s *Store) Done(notifier string, id uint64) error {
 			return fmt.Errorf("notifier %s: decode outbox entry %d: %w", notifier, id, err)
 		}
 		now := s.now()
-		if err := s.countDay(ctx, tx, now, kindSent, notifier, 1); err != nil {
+		w := &writes{}
+		s.countDay(w, now, kindSent, notifier, 1)
+		if err := pushRecent(w, recentOf(now, notifier, n)); err != nil {
 			return err
 		}
-		return pushRecent(ctx, tx, recentOf(now, notifier, n))
+		return w.send(ctx, tx)
 	})
 }
 
@@ -280,12 +280,13 @@ func (s *Store) Coalesce(notifier string, ids []uint64, n crier.Notification) (c
 				return fmt.Errorf("notifier %s: outbox entry %d: %w", notifier, id, crier.ErrNotFound)
 			}
 		}
-		out, err := enqueueTx(ctx, tx, s.now(), []crier.Delivery{{Notifier: notifier, Notification: n}})
+		w := &writes{}
+		out, err := enqueueTx(ctx, tx, w, s.now(), []crier.Delivery{{Notifier: notifier, Notification: n}})
 		if err != nil {
 			return err
 		}
 		e = out[0]
-		return nil
+		return w.send(ctx, tx)
 	})
 	if err != nil {
 		return crier.Entry{}, fmt.Errorf("coalesce %d entries: %w", len(ids), err)
@@ -360,7 +361,9 @@ func (s *Store) Redeliver(ids ...uint64) (int, error) {
 		}
 		moved = len(notifiers)
 		slices.Sort(notifiers)
-		return wake(ctx, tx, slices.Compact(notifiers)...)
+		w := &writes{}
+		wake(w, slices.Compact(notifiers)...)
+		return w.send(ctx, tx)
 	})
 	if err != nil {
 		return 0, fmt.Errorf("redeliver: %w", err)
@@ -379,23 +382,15 @@ func recentOf(at time.Time, notifier string, n crier.Notification) crier.Recent 
 	}
 }
 
-func pushRecent(ctx context.Context, tx pgx.Tx, r crier.Recent) error {
+func pushRecent(w *writes, r crier.Recent) error {
 	raw, err := json.Marshal(r)
 	if err != nil {
 		return fmt.Errorf("encode recent delivery: %w", err)
 	}
-	var seq int64
-	if err := tx.QueryRow(ctx, "INSERT INTO crier_recent (recent) VALUES ($1) RETURNING seq", string(raw)).Scan(&seq); err != nil {
-		return fmt.Errorf("record recent delivery: %w", err)
-	}
-	if seq <= recentCap {
-		return nil
-	}
+	w.exec("INSERT INTO crier_recent (recent) VALUES ($1)", string(raw))
 	// By rank, not by seq-recentCap: a rolled-back insert leaves a gap.
-	if _, err := tx.Exec(ctx, `DELETE FROM crier_recent WHERE seq <=
-		(SELECT seq FROM crier_recent ORDER BY seq DESC OFFSET $1 LIMIT 1)`, recentCap); err != nil {
-		return fmt.Errorf("trim recent deliveries: %w", err)
-	}
+	w.exec(`DELETE FROM crier_recent WHERE seq <=
+		(SELECT seq FROM crier_recent ORDER BY seq DESC OFFSET $1 LIMIT 1)`, recentCap)
 	return nil
 }
 

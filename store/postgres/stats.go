@@ -32,42 +32,31 @@ func dayOf(t time.Time) string { return t.Local().Format(time.DateOnly) }
 
 // rollover drops the counters of days past statsDays, once per day and
 // process: the counters stay bounded even where Prune never runs.
-func (s *Store) rollover(ctx context.Context, tx pgx.Tx, date string) error {
+func (s *Store) rollover(w *writes, date string) {
 	s.mu.Lock()
 	done := s.rolled == date
+	s.rolled = date // a rollback only delays the drop to the next day
 	s.mu.Unlock()
 	if done {
-		return nil
+		return
 	}
 	d, err := time.Parse(time.DateOnly, date)
 	if err != nil {
-		return nil
+		return
 	}
 	cutoff := d.AddDate(0, 0, -(statsDays - 1)).Format(time.DateOnly)
 	for _, table := range []string{"crier_daily", "crier_daily_polls"} {
-		if _, err := tx.Exec(ctx, "DELETE FROM "+table+" WHERE day < $1", cutoff); err != nil {
-			return fmt.Errorf("drop daily counters before %s: %w", cutoff, err)
-		}
+		w.exec("DELETE FROM "+table+" WHERE day < $1", cutoff)
 	}
-	s.mu.Lock()
-	s.rolled = date
-	s.mu.Unlock()
-	return nil
 }
 
 // countDay adds n to the counter kind+name of now's day.
-func (s *Store) countDay(ctx context.Context, tx pgx.Tx, now time.Time, kind byte, name string, n int) error {
+func (s *Store) countDay(w *writes, now time.Time, kind byte, name string, n int) {
 	date := dayOf(now)
-	if err := s.rollover(ctx, tx, date); err != nil {
-		return err
-	}
-	_, err := tx.Exec(ctx, `INSERT INTO crier_daily (day, kind, name, n) VALUES ($1, $2, $3, $4)
+	s.rollover(w, date)
+	w.exec(`INSERT INTO crier_daily (day, kind, name, n) VALUES ($1, $2, $3, $4)
 		ON CONFLICT (day, kind, name) DO UPDATE SET n = crier_daily.n + excluded.n`,
 		date, string(rune(kind)), name, n)
-	if err != nil {
-		return fmt.Errorf("count %s: %w", name, err)
-	}
-	return nil
 }
 
 // pollAgg is one day's poll counters.
@@ -157,21 +146,15 @@ func (s *Store) RecordPoll(took time.Duration, failed bool) {
 }
 
 // writePolls adds snap to the stored poll counters in tx.
-func (s *Store) writePolls(ctx context.Context, tx pgx.Tx, snap map[string]pollAgg) error {
+func (s *Store) writePolls(w *writes, snap map[string]pollAgg) {
 	for date, a := range snap {
-		if err := s.rollover(ctx, tx, date); err != nil {
-			return err
-		}
-		_, err := tx.Exec(ctx, `INSERT INTO crier_daily_polls (day, polls, failures, total_ns, max_ns)
+		s.rollover(w, date)
+		w.exec(`INSERT INTO crier_daily_polls (day, polls, failures, total_ns, max_ns)
 			VALUES ($1, $2, $3, $4, $5) ON CONFLICT (day) DO UPDATE SET
 			polls = crier_daily_polls.polls + excluded.polls, failures = crier_daily_polls.failures + excluded.failures,
 			total_ns = crier_daily_polls.total_ns + excluded.total_ns, max_ns = greatest(crier_daily_polls.max_ns, excluded.max_ns)`,
 			date, a.polls, a.failures, a.total, a.max)
-		if err != nil {
-			return fmt.Errorf("write poll counters of %s: %w", date, err)
-		}
 	}
-	return nil
 }
 
 // Days returns the counters of the last n days up to today, oldest first;

@@ -162,7 +162,11 @@ func (s *Store) Flush() error {
 	}
 	ctx, cancel := s.op()
 	defer cancel()
-	err := s.inTx(ctx, func(tx pgx.Tx) error { return s.writePolls(ctx, tx, snap) })
+	err := s.inTx(ctx, func(tx pgx.Tx) error {
+		w := &writes{}
+		s.writePolls(w, snap)
+		return w.send(ctx, tx)
+	})
 	if err != nil {
 		s.polls.putBack(snap)
 		return fmt.Errorf("write poll counters: %w", err)
@@ -193,6 +197,23 @@ func (s *Store) inTx(ctx context.Context, fn func(pgx.Tx) error) error {
 func retryable(err error) bool {
 	var pe *pgconn.PgError
 	return errors.As(err, &pe) && (pe.Code == "40001" || pe.Code == "40P01")
+}
+
+// writes collects the writes of a transaction that need no answer, to
+// send them in one round trip: an ingest would otherwise wait for a
+// dozen, one statement at a time.
+type writes struct{ b pgx.Batch }
+
+func (w *writes) exec(sql string, args ...any) { w.b.Queue(sql, args...) }
+
+func (w *writes) send(ctx context.Context, tx pgx.Tx) error {
+	if w.b.Len() == 0 {
+		return nil
+	}
+	if err := tx.SendBatch(ctx, &w.b).Close(); err != nil {
+		return fmt.Errorf("write: %w", err)
+	}
+	return nil
 }
 
 // lockKey is the advisory lock key of a name: the lock of a feed, or of
