@@ -46,6 +46,22 @@ func (t *storyTx) lock() error {
 	return t.prune()
 }
 
+// tryPrune drops expired stories if the story lock is free.
+func (t *storyTx) tryPrune() error {
+	if t.locked {
+		return nil
+	}
+	var got bool
+	if err := t.tx.QueryRow(t.ctx, "SELECT pg_try_advisory_xact_lock($1)", storyLock).Scan(&got); err != nil {
+		return fmt.Errorf("lock story index: %w", err)
+	}
+	if !got {
+		return nil
+	}
+	t.locked = true
+	return t.prune()
+}
+
 // prune deletes up to pruneStoriesPerIngest stories first reported before
 // the cutoff, oldest first, stopping at the first one that is not.
 func (t *storyTx) prune() error {
@@ -212,12 +228,22 @@ func (t *storyTx) Put(s *crier.Story) error {
 // IngestStories is Ingest for feeds whose items are matched to stories:
 // plan also gets the story index, in the very transaction that marks the
 // items seen and queues the deliveries. Stories first reported more than
-// window ago are dropped when the index is first used.
+// window ago are dropped first, as with bbolt; when the poll brought
+// nothing new and another ingest holds the index, that is left to the
+// next one.
 func (s *Store) IngestStories(feedID string, st crier.FeedState, items []crier.Item, window time.Duration,
 	plan func(fresh []crier.NewItem, firstPoll bool, stories crier.StoryIndex) ([]crier.Delivery, error)) (crier.IngestResult, error) {
 	cutoff := s.now().Add(-window)
 	return s.ingest(feedID, st, items, func(ctx context.Context, tx pgx.Tx, fresh []crier.NewItem, first bool) ([]crier.Delivery, error) {
-		return plan(fresh, first, &storyTx{ctx: ctx, tx: tx, cutoff: cutoff})
+		idx := &storyTx{ctx: ctx, tx: tx, cutoff: cutoff}
+		if len(fresh) == 0 {
+			// Nothing to cluster: drop expired stories only if nobody is
+			// using the index, rather than wait for it.
+			if err := idx.tryPrune(); err != nil {
+				return nil, err
+			}
+		}
+		return plan(fresh, first, idx)
 	})
 }
 

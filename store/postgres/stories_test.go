@@ -66,3 +66,14 @@ func TestStoriesAcrossFeedsAndWindow(t *testing.T) {
 		t.Errorf("sources of a dropped story = %q", got)
 	}
 }
+
+// An ingest without news drops expired stories too, as bbolt's does.
+func TestQuietIngestDropsExpiredStories(t *testing.T) {
+	s, clk := openTemp(t)
+	must(s.IngestStories("a", crier.FeedState{}, []crier.Item{item("g:a1", "l:x")}, time.Hour, clusterByLink("a", nil, nil)))(t)
+	clk.Advance(2 * time.Hour)
+	must(s.IngestStories("a", crier.FeedState{}, []crier.Item{item("g:a1", "l:x")}, time.Hour, clusterByLink("a", nil, nil)))(t)
+	if _, ok, _ := s.StoryByKey("l:x"); ok {
+		t.Error("a story older than the window survived an ingest")
+	}
+}
