@@ -42,10 +42,12 @@ func Main(m *testing.M) {
 }
 
 // DSN returns the connection string of a new, empty database, for t alone.
+// A package that calls it must call Main from its TestMain, or the server
+// outlives the test binary.
 func DSN(t testing.TB) string {
 	t.Helper()
 	c, err := theCluster.start()
-	if errors.Is(err, errNoBinaries) {
+	if errors.Is(err, errUnavailable) {
 		if os.Getenv("CI") != "" {
 			t.Fatalf("pgtest: %v (CI must run the PostgreSQL tests: install Debian's postgresql package)", err)
 		}
@@ -68,7 +70,11 @@ func DSN(t testing.TB) string {
 	return c.dsn(name)
 }
 
-var errNoBinaries = errors.New("initdb and pg_ctl not found in PATH or /usr/lib/postgresql/*/bin")
+// errUnavailable is what a machine without PostgreSQL gives: a skip
+// locally, a failure under CI.
+var errUnavailable = errors.New("PostgreSQL unavailable")
+
+var errNoBinaries = fmt.Errorf("%w: initdb and pg_ctl not found in PATH or /usr/lib/postgresql/*/bin", errUnavailable)
 
 var theCluster = &cluster{}
 
@@ -106,7 +112,7 @@ func (c *cluster) boot() error {
 	if os.Geteuid() == 0 {
 		u, err := user.Lookup("postgres")
 		if err != nil {
-			return fmt.Errorf("running as root needs the postgres user (Debian's postgresql package): %w", err)
+			return fmt.Errorf("%w: running as root needs the postgres user (Debian's postgresql package): %v", errUnavailable, err)
 		}
 		uid, _ := strconv.Atoi(u.Uid)
 		gid, _ := strconv.Atoi(u.Gid)
