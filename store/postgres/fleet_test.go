@@ -238,3 +238,34 @@ func TestCloseEndsListenOutbox(t *testing.T) {
 		t.Fatal("ListenOutbox outlived Close")
 	}
 }
+
+// A listener whose connection dies reconnects and hears again.
+func TestListenOutboxReconnects(t *testing.T) {
+	s, _ := openTemp(t)
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	woke := make(chan string, 100)
+	go func() { _ = s.ListenOutbox(ctx, func(n string) { woke <- n }) }()
+	hear := func(notifier string) {
+		t.Helper()
+		timeout := time.After(10 * time.Second)
+		for {
+			must(s.Enqueue(delivery(notifier, "x")))(t)
+			select {
+			case n := <-woke:
+				if n == notifier {
+					return
+				}
+			case <-time.After(50 * time.Millisecond):
+			case <-timeout:
+				t.Fatalf("the listener never heard of %s", notifier)
+			}
+		}
+	}
+	hear("before")
+	tag, err := s.pool.Exec(ctx, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE query LIKE 'LISTEN%'")
+	if err != nil || tag.RowsAffected() != 1 {
+		t.Fatalf("kill the listener's connection: %v, %v", tag, err)
+	}
+	hear("after")
+}
