@@ -34,8 +34,10 @@ type FleetOptions struct {
 
 // unknownFeedDelay is how far a worker pushes back a claimed feed its
 // config does not have: a worker whose config is newer or older than this
-// one's will claim it soon.
-const unknownFeedDelay = 30 * time.Second
+// one's will claim it soon. A reload reaches every worker within seconds
+// (the daemon's config generation), so a feed just added waits about as
+// long, and a hand-back costs one cheap claim.
+const unknownFeedDelay = 5 * time.Second
 
 // FleetScheduler is Scheduler for a fleet: the store keeps when each feed
 // is due, and every worker claims due feeds from it with a lease, polls

@@ -79,7 +79,7 @@ func (d *Dispatcher) holdLane(ctx context.Context, l *lane) bool {
 		l.heldUntil = time.Time{}
 	default:
 		if l.lease != leaseHeld {
-			d.log.Info("sending on this notifier for the fleet", "notifier", l.name, "worker", d.opt.Owner)
+			d.log.Info("sending on this notifier for the fleet", "notifier", l.name)
 			l.lease = leaseHeld
 		}
 		// Measured from before the call: the store's lease ends no sooner.

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/crierd/crier/notify/pushoverfake"
+	"github.com/crierd/crier/store/postgres/pgtest"
 )
 
 // TestMain lets tests re-execute this binary as the real crier command, so
@@ -22,7 +23,7 @@ func TestMain(m *testing.M) {
 		env := &cliEnv{stdout: os.Stdout, stderr: os.Stderr, getenv: os.LookupEnv}
 		os.Exit(realMain(env, os.Args[1:]))
 	}
-	os.Exit(m.Run())
+	pgtest.Main(m) // stops the PostgreSQL the fleet tests started
 }
 
 // crierProcess starts `crier ARGS…` as a child process.
@@ -133,7 +134,13 @@ func TestCrashSafety(t *testing.T) {
 // waitLog waits until the children's log holds n lines containing what.
 func (h *harness) waitLog(n int, what string) {
 	h.t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
+	h.waitLogFor(10*time.Second, n, what)
+}
+
+// waitLogFor is waitLog with its own deadline.
+func (h *harness) waitLogFor(limit time.Duration, n int, what string) {
+	h.t.Helper()
+	deadline := time.Now().Add(limit)
 	for time.Now().Before(deadline) {
 		log, _ := os.ReadFile(filepath.Join(h.dir, "child.log"))
 		if strings.Count(string(log), what) >= n {

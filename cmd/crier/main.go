@@ -45,6 +45,7 @@ func commands() []command {
 		{"redeliver", "[--config FILE] [--all | ID…]", "move dead letters back to the outbox", cmdRedeliver},
 		{"backup", "[--config FILE] FILE", "write a consistent copy of the state file, also while the daemon runs", cmdBackup},
 		{"store", "[--config FILE] check|repair", "check the state file, or salvage a corrupt one", cmdStore},
+		{"migrate", "[--config FILE]", "create or update the PostgreSQL schema of a fleet (store.postgres)", cmdMigrate},
 		{"import-opml", "[--config FILE] [--write] FILE", "print an OPML file's feeds as YAML, or add them to the config", cmdImportOPML},
 		{"export-opml", "[--config FILE] [-o FILE]", "write the configured feeds as OPML 2.0", cmdExportOPML},
 		{"discover", "URL", "print the feeds a web page advertises, as YAML for the config", cmdDiscover},

@@ -329,6 +329,7 @@ func (s *Store) DeadLetters() ([]crier.DeadLetter, error) {
 // they go out before anything queued after them. An unknown id fails the
 // whole call and changes nothing.
 func (s *Store) Redeliver(ids ...uint64) (int, error) {
+	ids = slices.Compact(slices.Sorted(slices.Values(ids))) // an id twice moves once
 	ctx, cancel := s.op()
 	defer cancel()
 	moved := 0

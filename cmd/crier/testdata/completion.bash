@@ -4,7 +4,7 @@
 _crier() {
     local cur=${COMP_WORDS[COMP_CWORD]} prev=${COMP_WORDS[COMP_CWORD-1]}
     if [[ $COMP_CWORD -eq 1 ]]; then
-        COMPREPLY=($(compgen -W "init run check test-notify status explain deadletters redeliver backup store import-opml export-opml discover demo healthz completion man version" -- "$cur"))
+        COMPREPLY=($(compgen -W "init run check test-notify status explain deadletters redeliver backup store migrate import-opml export-opml discover demo healthz completion man version" -- "$cur"))
         return
     fi
     local flags="" args=""
@@ -97,6 +97,14 @@ _crier() {
             esac
             flags="--config --log-format --log-level"
             args="check repair"
+            ;;
+        migrate)
+            case $prev in
+                --config|-config) COMPREPLY=(); return ;;
+                --log-format|-log-format) COMPREPLY=($(compgen -W "text json" -- "$cur")); return ;;
+                --log-level|-log-level) COMPREPLY=($(compgen -W "debug info warn error" -- "$cur")); return ;;
+            esac
+            flags="--config --log-format --log-level"
             ;;
         import-opml)
             case $prev in

@@ -12,6 +12,7 @@ complete -c crier -n __fish_use_subcommand -a deadletters -d 'list notifications
 complete -c crier -n __fish_use_subcommand -a redeliver -d 'move dead letters back to the outbox'
 complete -c crier -n __fish_use_subcommand -a backup -d 'write a consistent copy of the state file, also while the daemon runs'
 complete -c crier -n __fish_use_subcommand -a store -d 'check the state file, or salvage a corrupt one'
+complete -c crier -n __fish_use_subcommand -a migrate -d 'create or update the PostgreSQL schema of a fleet (store.postgres)'
 complete -c crier -n __fish_use_subcommand -a import-opml -d 'print an OPML file\'s feeds as YAML, or add them to the config'
 complete -c crier -n __fish_use_subcommand -a export-opml -d 'write the configured feeds as OPML 2.0'
 complete -c crier -n __fish_use_subcommand -a discover -d 'print the feeds a web page advertises, as YAML for the config'
@@ -90,6 +91,11 @@ complete -c crier -n '__fish_seen_subcommand_from store' -l config -r -F -d 'con
 complete -c crier -n '__fish_seen_subcommand_from store' -l log-format -x -a 'text json' -d 'log format: text or json'
 complete -c crier -n '__fish_seen_subcommand_from store' -l log-level -x -a 'debug info warn error' -d 'log level: debug, info, warn, error'
 complete -c crier -n '__fish_seen_subcommand_from store' -a 'check repair'
+
+# crier migrate
+complete -c crier -n '__fish_seen_subcommand_from migrate' -l config -r -F -d 'config file (default: $CRIER_CONFIG, $CONFIGURATION_DIRECTORY/config.yaml, ~/.config/crier/config.yaml)'
+complete -c crier -n '__fish_seen_subcommand_from migrate' -l log-format -x -a 'text json' -d 'log format: text or json'
+complete -c crier -n '__fish_seen_subcommand_from migrate' -l log-level -x -a 'debug info warn error' -d 'log level: debug, info, warn, error'
 
 # crier import-opml
 complete -c crier -n '__fish_seen_subcommand_from import-opml' -l config -r -F -d 'config file (default: $CRIER_CONFIG, $CONFIGURATION_DIRECTORY/config.yaml, ~/.config/crier/config.yaml)'

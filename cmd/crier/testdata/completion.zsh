@@ -15,6 +15,7 @@ _crier() {
     'redeliver:move dead letters back to the outbox'
     'backup:write a consistent copy of the state file, also while the daemon runs'
     'store:check the state file, or salvage a corrupt one'
+    'migrate:create or update the PostgreSQL schema of a fleet (store.postgres)'
     'import-opml:print an OPML file'\''s feeds as YAML, or add them to the config'
     'export-opml:write the configured feeds as OPML 2.0'
     'discover:print the feeds a web page advertises, as YAML for the config'
@@ -111,6 +112,12 @@ _crier() {
         '--log-format=[log format: text or json]:string:(text json)' \
         '--log-level=[log level: debug, info, warn, error]:string:(debug info warn error)' \
         '1:argument:(check repair)'
+      ;;
+    migrate)
+      _arguments \
+        '--config=[config file (default: $CRIER_CONFIG, $CONFIGURATION_DIRECTORY/config.yaml, ~/.config/crier/config.yaml)]:file:_files' \
+        '--log-format=[log format: text or json]:string:(text json)' \
+        '--log-level=[log level: debug, info, warn, error]:string:(debug info warn error)'
       ;;
     import-opml)
       _arguments \
