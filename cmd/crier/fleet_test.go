@@ -84,10 +84,13 @@ func TestFleetSurvivesKills(t *testing.T) {
 	late.prefix, late.ids = "Late", "late"
 	late.add()
 	h.edit("feeds:\n", fmt.Sprintf("feeds:\n  - name: Late\n    url: %s/feed\n", late.srv.URL))
+	// Every worker, the restarted ones too, has read the generation in
+	// force and listens for SIGHUP once it says it is running.
+	h.waitRunning(procs)
 	if err := procs[0].Process.Signal(syscall.SIGHUP); err != nil {
 		t.Fatal(err)
 	}
-	h.waitLog(workers-1, "another worker reloaded the config")
+	h.waitLogFor(30*time.Second, workers-1, "another worker reloaded the config")
 	// A worker that had not reloaded yet may have claimed the new feed and
 	// handed it back for 5 s; its first poll seeds it silently.
 	h.waitLogFor(time.Minute, 1, "feed=Late items=")
@@ -160,4 +163,29 @@ func (h *harness) laneHolder(procs []*exec.Cmd) int {
 func hostname() string {
 	h, _ := os.Hostname()
 	return h
+}
+
+// waitRunning waits until every one of procs has said it is running (a
+// worker killed before it did never will, so lines are matched by pid).
+func (h *harness) waitRunning(procs []*exec.Cmd) {
+	h.t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		log, _ := os.ReadFile(filepath.Join(h.dir, "child.log"))
+		running := 0
+		for _, line := range strings.Split(string(log), "\n") {
+			for _, p := range procs {
+				if strings.Contains(line, `msg="crier running"`) && strings.Contains(line, fmt.Sprintf("worker=%s:%d ", hostname(), p.Process.Pid)) {
+					running++
+				}
+			}
+		}
+		if running >= len(procs) {
+			return
+		}
+		if time.Now().After(deadline) {
+			h.t.Fatalf("only %d of %d workers said they are running", running, len(procs))
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 }
