@@ -1,9 +1,12 @@
 package postgres
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -76,7 +79,7 @@ func (s *Store) ClaimDue(ctx context.Context, owner string, now time.Time, limit
 		return nil, fmt.Errorf("claim due feeds for %s: %w", owner, err)
 	}
 	// RETURNING has no order: earliest due first, as promised.
-	sortBy(got, func(a, b claimed) bool { return a.due.Before(b.due) || a.due.Equal(b.due) && a.id < b.id })
+	slices.SortFunc(got, func(a, b claimed) int { return cmp.Or(a.due.Compare(b.due), strings.Compare(a.id, b.id)) })
 	out := make([]string, len(got))
 	for i, c := range got {
 		out[i] = c.id

@@ -3,7 +3,6 @@ package postgres
 import (
 	"context"
 	"fmt"
-	"sort"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -67,9 +66,4 @@ func (s *Store) listen(ctx context.Context, wake func(string), connected func())
 		}
 		wake(n.Payload)
 	}
-}
-
-// sortBy sorts xs by less (a stable order for RETURNING rows).
-func sortBy[T any](xs []T, less func(a, b T) bool) {
-	sort.SliceStable(xs, func(i, j int) bool { return less(xs[i], xs[j]) })
 }
