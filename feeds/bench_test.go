@@ -188,7 +188,7 @@ func newBenchPipe(tb testing.TB, cfg *crier.Config, lat *benchLatency) *benchPip
 		}
 	}
 	p.disp = notify.NewDispatcher(st, notifiers, notify.DispatcherOptions{Burst: burst})
-	var s feeds.Store = st
+	var s crier.Recorder = st
 	if lat != nil {
 		s = benchStore{st, lat}
 	}

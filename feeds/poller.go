@@ -14,18 +14,6 @@ import (
 	"github.com/crierd/crier"
 )
 
-// Store is what polling needs from the store.
-type Store interface {
-	FeedState(feedID string) (crier.FeedState, bool, error)
-	SaveFeedState(feedID string, st crier.FeedState) error
-	Ingest(feedID string, st crier.FeedState, items []crier.Item,
-		plan func(fresh []crier.NewItem, firstPoll bool) []crier.Delivery) (crier.IngestResult, error)
-	// IngestStories is Ingest with the story index (same_story).
-	IngestStories(feedID string, st crier.FeedState, items []crier.Item, window time.Duration,
-		plan func(fresh []crier.NewItem, firstPoll bool, stories crier.StoryIndex) ([]crier.Delivery, error)) (crier.IngestResult, error)
-	Enqueue(ds ...crier.Delivery) ([]crier.Entry, error)
-}
-
 // PollerOptions wires a Poller.
 type PollerOptions struct {
 	Log         *slog.Logger
@@ -51,7 +39,7 @@ type PollerOptions struct {
 // plan and commit. It is safe for concurrent use on different feeds.
 type Poller struct {
 	fetcher *Fetcher
-	store   Store
+	store   crier.Recorder
 	opt     PollerOptions
 	slots   chan struct{}
 	routing atomic.Pointer[Routing] // swapped by a config reload
@@ -74,7 +62,7 @@ type Routing struct {
 func (p *Poller) SetRouting(r Routing) { p.routing.Store(&r) }
 
 // NewPoller returns a Poller that fetches with f and records in s.
-func NewPoller(f *Fetcher, s Store, opt PollerOptions) *Poller {
+func NewPoller(f *Fetcher, s crier.Recorder, opt PollerOptions) *Poller {
 	if opt.Log == nil {
 		opt.Log = slog.New(slog.DiscardHandler)
 	}

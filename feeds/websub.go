@@ -47,13 +47,6 @@ const (
 	PushFailed   = "failed"   // signed, but the content could not be taken in
 )
 
-// SubscriptionStore is where the subscriber keeps its subscriptions.
-type SubscriptionStore interface {
-	Subscriptions() ([]crier.Subscription, error)
-	SaveSubscription(crier.Subscription) error
-	DeleteSubscription(callback string) error
-}
-
 // Pusher takes in content a hub pushed; *Poller is one.
 type Pusher interface {
 	Push(ctx context.Context, feed crier.Feed, body []byte, contentType string) (Result, error)
@@ -84,7 +77,7 @@ type WebSubOptions struct {
 // running at the feed's websub_fallback pace, so a hub that fails loses
 // nothing. Subscriptions live in the store and survive restarts.
 type WebSub struct {
-	st   SubscriptionStore
+	st   crier.SubscriptionStore
 	push Pusher
 	opt  WebSubOptions
 	slot chan struct{} // pushes in flight
@@ -103,7 +96,7 @@ type WebSub struct {
 }
 
 // NewWebSub loads the stored subscriptions. Nothing is sent until Run.
-func NewWebSub(st SubscriptionStore, p Pusher, opt WebSubOptions) (*WebSub, error) {
+func NewWebSub(st crier.SubscriptionStore, p Pusher, opt WebSubOptions) (*WebSub, error) {
 	if opt.Log == nil {
 		opt.Log = slog.New(slog.DiscardHandler)
 	}

@@ -148,7 +148,7 @@ func titles(prefix string, n int) []string {
 
 type leaseWorld struct {
 	clk    *fakeClock
-	store  interface{ Outbox }
+	store  crier.Outbox
 	leases *fakeLeases
 	svc    *laneService
 }

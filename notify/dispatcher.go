@@ -14,19 +14,6 @@ import (
 	"github.com/robfig/cron/v3"
 )
 
-// Outbox is what the dispatcher needs from the store.
-type Outbox interface {
-	// Next returns the oldest entry of notifier, whatever its NextTry.
-	Next(notifier string) (crier.Entry, bool, error)
-	// Pending returns every entry of notifier, oldest first.
-	Pending(notifier string) ([]crier.Entry, error)
-	Done(notifier string, id uint64) error
-	Retry(notifier string, id uint64, attempts int, next time.Time, errText string) error
-	RetryUnconfirmed(notifier string, id uint64, attempts int, next time.Time, errText string) error
-	Bury(notifier string, id uint64, reason string) error
-	Coalesce(notifier string, ids []uint64, n crier.Notification) (crier.Entry, error)
-}
-
 // DispatcherOptions tune a Dispatcher; zero values get the defaults noted.
 type DispatcherOptions struct {
 	Log         *slog.Logger
@@ -76,7 +63,7 @@ type DispatcherOptions struct {
 //
 // Run and Drain must not be used at the same time.
 type Dispatcher struct {
-	out   Outbox
+	out   crier.Outbox
 	opt   DispatcherOptions
 	log   *slog.Logger
 	now   func() time.Time
@@ -132,7 +119,7 @@ const heartbeat = 30 * time.Second
 
 // NewDispatcher serves the given notifiers from out. Entries queued for
 // notifiers not in the map are left alone.
-func NewDispatcher(out Outbox, notifiers map[string]Notifier, opt DispatcherOptions) *Dispatcher {
+func NewDispatcher(out crier.Outbox, notifiers map[string]Notifier, opt DispatcherOptions) *Dispatcher {
 	if opt.Log == nil {
 		opt.Log = slog.New(slog.DiscardHandler)
 	}

@@ -12,52 +12,26 @@ import (
 	"github.com/crierd/crier"
 )
 
-// Store is everything the daemon and the commands need of crier's state.
-// The poller, the dispatcher and the status page each take the few methods
-// they use (feeds.Store, notify.Outbox, web.Store).
+// Store is everything the daemon and the commands need of crier's state:
+// the consumers' ports (crier.Recorder for polling, crier.Outbox for the
+// dispatcher, crier.StatusViews for the status page, crier.SubscriptionStore
+// for WebSub) and what the commands add.
 type Store interface {
-	FeedState(feedID string) (crier.FeedState, bool, error)
-	FeedStates() (map[string]crier.FeedState, error)
-	SaveFeedState(feedID string, st crier.FeedState) error
-	Ingest(feedID string, st crier.FeedState, items []crier.Item,
-		plan func(fresh []crier.NewItem, firstPoll bool) []crier.Delivery) (crier.IngestResult, error)
-	IngestStories(feedID string, st crier.FeedState, items []crier.Item, window time.Duration,
-		plan func(fresh []crier.NewItem, firstPoll bool, stories crier.StoryIndex) ([]crier.Delivery, error)) (crier.IngestResult, error)
+	crier.Recorder
+	crier.Outbox
+	crier.StatusViews
+	crier.SubscriptionStore
+
 	Seen(feedID, key string) (bool, error)
 	SeenAt(feedID, key string) (time.Time, bool, error)
-
-	Enqueue(ds ...crier.Delivery) ([]crier.Entry, error)
-	Next(notifier string) (crier.Entry, bool, error)
-	Pending(notifier string) ([]crier.Entry, error)
-	Outbox() ([]crier.Entry, error)
 	OutboxCounts() (map[string]int, error)
 	OutboxNotifiers() ([]string, error)
-	Done(notifier string, id uint64) error
-	Retry(notifier string, id uint64, attempts int, next time.Time, errText string) error
-	RetryUnconfirmed(notifier string, id uint64, attempts int, next time.Time, errText string) error
-	Bury(notifier string, id uint64, reason string) error
-	Coalesce(notifier string, ids []uint64, n crier.Notification) (crier.Entry, error)
-	DeadLetters() ([]crier.DeadLetter, error)
-	Redeliver(ids ...uint64) (int, error)
-	Recent(limit int) ([]crier.Recent, error)
-
-	Pause(feedID string) (since time.Time, err error)
-	Resume(feedID string) (was bool, err error)
 	IsPaused(feedID string) (bool, error)
-	Paused() (map[string]time.Time, error)
 
 	Prune(ctx context.Context, cutoff time.Time, keepFeeds map[string]bool, chunk int) (removed int, err error)
 	PruneDeadLetters(ctx context.Context, cutoff time.Time, chunk int) (removed int, err error)
-
 	RecordPoll(took time.Duration, failed bool)
-	Days(n int) ([]crier.Day, error)
-
 	StoryByKey(key string) (crier.Story, bool, error)
-	StorySources(story string) []string
-
-	SaveSubscription(sub crier.Subscription) error
-	DeleteSubscription(callback string) error
-	Subscriptions() ([]crier.Subscription, error)
 
 	// Flush writes what the store holds back for the next commit.
 	Flush() error

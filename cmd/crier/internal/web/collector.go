@@ -11,14 +11,14 @@ import (
 // stateCollector reads queue and feed gauges from the store at scrape time:
 // a few bbolt read transactions, no bookkeeping between scrapes.
 type stateCollector struct {
-	store Store
+	store crier.StatusViews
 	feeds func() []crier.Feed
 	now   func() time.Time
 
 	depth, oldest, dead, lastSuccess, failures *prometheus.Desc
 }
 
-func newStateCollector(s Store, feeds func() []crier.Feed, now func() time.Time) *stateCollector {
+func newStateCollector(s crier.StatusViews, feeds func() []crier.Feed, now func() time.Time) *stateCollector {
 	return &stateCollector{
 		store: s, feeds: feeds, now: now,
 		depth: prometheus.NewDesc("crier_outbox_depth",

@@ -14,23 +14,6 @@ import (
 	"github.com/crierd/crier/feeds"
 )
 
-// Store is what the listener reads from (and, for redeliver, writes to)
-// the state file. *bolt.Store (store/bolt) and *postgres.Store implement it.
-type Store interface {
-	FeedStates() (map[string]crier.FeedState, error)
-	Outbox() ([]crier.Entry, error)
-	DeadLetters() ([]crier.DeadLetter, error)
-	Recent(limit int) ([]crier.Recent, error)
-	Redeliver(ids ...uint64) (int, error)
-	Paused() (map[string]time.Time, error) // by feed ID
-	Pause(feedID string) (since time.Time, err error)
-	Resume(feedID string) (was bool, err error)
-	Days(n int) ([]crier.Day, error) // the charts' daily counters
-	// StorySources names the feeds that reported a story ("s12") so far;
-	// none once it has left the window.
-	StorySources(story string) []string
-}
-
 // Schedule is what the feed table needs: the feeds and when they are due.
 type Schedule interface {
 	// Feeds returns the configured feeds. It is called per request, so a
@@ -60,7 +43,7 @@ type Daemon interface {
 
 // Options wire NewHandler.
 type Options struct {
-	Store   Store
+	Store   crier.StatusViews
 	Daemon  Daemon
 	Metrics *Metrics // nil: no /metrics
 	// Token, when set, lets a request carrying "Authorization: Bearer

@@ -51,7 +51,7 @@ type Metrics struct {
 // collectors, on reg (never the global registry). feeds returns the
 // configured feeds; it is called at every scrape, so a reload shows. It
 // panics if reg already holds crier's metrics: one Metrics per registry.
-func NewMetrics(reg *prometheus.Registry, s Store, feeds func() []crier.Feed) *Metrics {
+func NewMetrics(reg *prometheus.Registry, s crier.StatusViews, feeds func() []crier.Feed) *Metrics {
 	byFeed := []string{"feed"}
 	m := &Metrics{
 		reg: reg,

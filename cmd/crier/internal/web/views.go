@@ -67,7 +67,7 @@ func (h *handler) feedViews(now time.Time) ([]FeedView, error) {
 
 // Feeds is every configured feed as /api/feeds shows it, sorted by name.
 // `crier status` uses it directly when the daemon is not running.
-func Feeds(s Store, d Schedule, now time.Time) ([]FeedView, error) {
+func Feeds(s crier.StatusViews, d Schedule, now time.Time) ([]FeedView, error) {
 	states, err := s.FeedStates()
 	if err != nil {
 		return nil, err

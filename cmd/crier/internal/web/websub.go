@@ -24,7 +24,7 @@ type subscriptionLister interface {
 
 // webSubViews returns each feed's current subscription by feed ID. A
 // subscription being cancelled (the feed changed hubs) is not current.
-func webSubViews(s Store) (map[string]*WebSubView, error) {
+func webSubViews(s crier.StatusViews) (map[string]*WebSubView, error) {
 	out := map[string]*WebSubView{}
 	sl, ok := s.(subscriptionLister)
 	if !ok {
