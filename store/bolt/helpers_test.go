@@ -2,37 +2,25 @@ package bolt
 
 import (
 	"path/filepath"
-	"sync"
 	"testing"
-	"time"
 
-	"github.com/crierd/crier"
+	"github.com/crierd/crier/store/storetest"
 )
 
-// clock is an injectable time source that tests move by hand.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
+// The suite's clock and builders, under the names these tests use.
+type clock = storetest.Clock
 
-func newClock() *clock {
-	return &clock{t: time.Date(2025, 1, 1, 12, 0, 0, 0, time.UTC)}
-}
+func newClock() *clock { return storetest.NewClock(storetest.Epoch) }
 
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
+var (
+	item       = storetest.Item
+	toNotifier = storetest.ToNotifier
+	delivery   = storetest.Delivery
+	titles     = storetest.Titles
+)
 
 // openAt opens the store at path with clk, closing it when the test ends.
-func openAt(t *testing.T, path string, clk *clock) *Store {
+func openAt(t testing.TB, path string, clk *clock) *Store {
 	t.Helper()
 	s, err := Open(path, Options{Now: clk.Now, NoSync: true})
 	if err != nil {
@@ -42,54 +30,8 @@ func openAt(t *testing.T, path string, clk *clock) *Store {
 	return s
 }
 
-func openTemp(t *testing.T) (*Store, *clock) {
+func openTemp(t testing.TB) (*Store, *clock) {
 	t.Helper()
 	clk := newClock()
 	return openAt(t, filepath.Join(t.TempDir(), "crier.db"), clk), clk
-}
-
-// item builds an item from its keys; alt keys follow a "|" argument.
-func item(keys ...string) crier.Item {
-	it := crier.Item{}
-	alt := false
-	for _, k := range keys {
-		switch {
-		case k == "|":
-			alt = true
-		case alt:
-			it.AltKeys = append(it.AltKeys, k)
-		default:
-			it.Keys = append(it.Keys, k)
-		}
-	}
-	if len(it.Keys) > 0 {
-		it.Title = "title of " + it.Keys[0]
-		it.Link = "https://example.org/" + it.Keys[0]
-	}
-	return it
-}
-
-// toNotifier plans one item notification per fresh item for notifier.
-func toNotifier(notifier string) func([]crier.NewItem, bool) []crier.Delivery {
-	return func(fresh []crier.NewItem, _ bool) []crier.Delivery {
-		var ds []crier.Delivery
-		for _, it := range fresh {
-			ds = append(ds, crier.Delivery{Notifier: notifier, Notification: crier.Notification{
-				Kind: crier.KindItem, Feed: "feed", ItemID: it.ID(), Title: it.Title, Link: it.Link,
-			}})
-		}
-		return ds
-	}
-}
-
-func delivery(notifier, title string) crier.Delivery {
-	return crier.Delivery{Notifier: notifier, Notification: crier.Notification{Kind: crier.KindTest, Feed: "f", Title: title}}
-}
-
-func titles(es []crier.Entry) []string {
-	var out []string
-	for _, e := range es {
-		out = append(out, e.Notification.Title)
-	}
-	return out
 }

@@ -36,7 +36,7 @@ func (e *env) bury(notifier string, reason string, ids ...uint64) {
 }
 
 func testDeadLettersRoundTrip(t *testing.T, e *env) {
-	es := e.enqueue(delivery("po", "a"), delivery("mail", "b"), delivery("po", "c"), delivery("po", "d"))
+	es := e.enqueue(Delivery("po", "a"), Delivery("mail", "b"), Delivery("po", "c"), Delivery("po", "d"))
 	if err := e.s.RetryUnconfirmed("po", es[0].ID, 7, Epoch.Add(time.Hour), "HTTP 500"); err != nil {
 		t.Fatal(err)
 	}
@@ -59,7 +59,7 @@ func testDeadLettersRoundTrip(t *testing.T, e *env) {
 	if d := dead[0]; d.Attempts != 7 || d.LastError != "HTTP 500" || d.Unconfirmed != 1 {
 		t.Errorf("dead letter a lost its history: %+v", d)
 	}
-	if got := titles(e.outbox()); !slices.Equal(got, []string{"d"}) {
+	if got := Titles(e.outbox()); !slices.Equal(got, []string{"d"}) {
 		t.Errorf("outbox after burying = %q, want [d]", got)
 	}
 	if names, _ := e.s.OutboxNotifiers(); !slices.Equal(names, []string{"po"}) {
@@ -72,8 +72,8 @@ func testDeadLettersRoundTrip(t *testing.T, e *env) {
 		t.Fatalf("Redeliver(%d, %d) = %d, %v; want 1", es[0].ID, es[0].ID, n, err)
 	}
 	pend := e.pending("po")
-	if !slices.Equal(titles(pend), []string{"a", "d"}) {
-		t.Fatalf("po queue = %q, want [a d]", titles(pend))
+	if !slices.Equal(Titles(pend), []string{"a", "d"}) {
+		t.Fatalf("po queue = %q, want [a d]", Titles(pend))
 	}
 	if a := pend[0]; a.ID != es[0].ID || a.Attempts != 0 || !a.NextTry.IsZero() || a.LastError != "" || a.Unconfirmed != 0 {
 		t.Errorf("redelivered entry = %+v; want its ID %d, no attempts, no next try, no error", a, es[0].ID)
@@ -89,7 +89,7 @@ func testDeadLettersRoundTrip(t *testing.T, e *env) {
 	if dead := e.deadLetters(); len(dead) != 0 {
 		t.Errorf("dead letters after redelivering all: %q", deadTitles(dead))
 	}
-	if got := titles(e.outbox()); !slices.Equal(got, []string{"a", "b", "c", "d"}) {
+	if got := Titles(e.outbox()); !slices.Equal(got, []string{"a", "b", "c", "d"}) {
 		t.Errorf("outbox = %q, want [a b c d]", got)
 	}
 	if n, err := e.s.Redeliver(); err != nil || n != 0 {
@@ -99,7 +99,7 @@ func testDeadLettersRoundTrip(t *testing.T, e *env) {
 
 // An unknown id fails the whole call, naming it, and moves nothing.
 func testRedeliverUnknown(t *testing.T, e *env) {
-	es := e.enqueue(delivery("po", "a"), delivery("po", "b"))
+	es := e.enqueue(Delivery("po", "a"), Delivery("po", "b"))
 	e.bury("po", "401", es[0].ID)
 	for _, ids := range [][]uint64{{es[0].ID, 999}, {999, es[0].ID}, {es[1].ID}} {
 		n, err := e.s.Redeliver(ids...)
@@ -110,7 +110,7 @@ func testRedeliverUnknown(t *testing.T, e *env) {
 	if dead := e.deadLetters(); len(dead) != 1 || dead[0].ID != es[0].ID {
 		t.Errorf("a failed Redeliver moved something: dead letters %q", deadTitles(dead))
 	}
-	if got := titles(e.outbox()); !slices.Equal(got, []string{"b"}) {
+	if got := Titles(e.outbox()); !slices.Equal(got, []string{"b"}) {
 		t.Errorf("outbox after failed Redeliver = %q, want [b]", got)
 	}
 }
@@ -120,7 +120,7 @@ func (e *env) queueAndBury(titles ...string) []uint64 {
 	e.t.Helper()
 	var ids []uint64
 	for _, title := range titles {
-		ids = append(ids, e.enqueue(delivery("po", title))[0].ID)
+		ids = append(ids, e.enqueue(Delivery("po", title))[0].ID)
 	}
 	e.bury("po", "401 invalid token", ids...)
 	return ids
@@ -141,7 +141,7 @@ func testPruneDeadLetters(t *testing.T, e *env) {
 	young := numbered("young", 5)
 	youngIDs := make([]uint64, 0, len(young))
 	for _, title := range young { // queued first, buried last
-		youngIDs = append(youngIDs, e.enqueue(delivery("po", title))[0].ID)
+		youngIDs = append(youngIDs, e.enqueue(Delivery("po", title))[0].ID)
 	}
 	e.queueAndBury(numbered("old", 25)...)
 	e.clk.Advance(50 * day)

@@ -21,15 +21,15 @@ var ingestTests = []test{
 }
 
 func testIngestSurvivesRestart(t *testing.T, e *env) {
-	items := []crier.Item{item("g:1", "l:1"), item("g:2", "l:2", "|", "t:2")}
-	res := e.ingest("f", crier.FeedState{URL: "https://example.org/feed", ETag: `"v1"`}, items, toNotifier("po"))
+	items := []crier.Item{Item("g:1", "l:1"), Item("g:2", "l:2", "|", "t:2")}
+	res := e.ingest("f", crier.FeedState{URL: "https://example.org/feed", ETag: `"v1"`}, items, ToNotifier("po"))
 	if res != (crier.IngestResult{Items: 2, New: 2, Queued: 2, FirstPoll: true}) {
 		t.Fatalf("result = %+v, want 2 items, 2 new, 2 queued, first poll", res)
 	}
 	e.restart()
 
 	pend := e.pending("po")
-	if got, want := titles(pend), []string{"title of g:1", "title of g:2"}; !slices.Equal(got, want) {
+	if got, want := Titles(pend), []string{"title of g:1", "title of g:2"}; !slices.Equal(got, want) {
 		t.Errorf("queued after restart = %q, want %q", got, want)
 	}
 	for _, en := range pend {
@@ -47,7 +47,7 @@ func testIngestSurvivesRestart(t *testing.T, e *env) {
 		t.Errorf("FeedState = %+v, %v, %v; want the saved state, seeded", st, ok, err)
 	}
 	// The same fetch again is old news.
-	if res := e.ingest("f", crier.FeedState{}, items, toNotifier("po")); res.New != 0 || res.Queued != 0 || res.FirstPoll {
+	if res := e.ingest("f", crier.FeedState{}, items, ToNotifier("po")); res.New != 0 || res.Queued != 0 || res.FirstPoll {
 		t.Errorf("same fetch after restart: %+v, want nothing new", res)
 	}
 }
@@ -56,8 +56,8 @@ func testIngestSurvivesRestart(t *testing.T, e *env) {
 // otherwise those items would never be announced.
 func testIngestFailingPlan(t *testing.T, e *env) {
 	seeded := crier.FeedState{URL: "u", ETag: `"old"`}
-	e.ingest("f", seeded, []crier.Item{item("g:0")}, nil)
-	fresh := []crier.Item{item("g:1", "|", "t:1"), item("g:2")}
+	e.ingest("f", seeded, []crier.Item{Item("g:0")}, nil)
+	fresh := []crier.Item{Item("g:1", "|", "t:1"), Item("g:2")}
 	errPlan := errors.New("clustering broke")
 
 	for _, tc := range []struct {
@@ -67,7 +67,7 @@ func testIngestFailingPlan(t *testing.T, e *env) {
 	}{
 		{"a delivery naming no notifier", func() error {
 			_, err := e.s.Ingest("f", crier.FeedState{URL: "u", ETag: `"new"`}, fresh, func(n []crier.NewItem, first bool) []crier.Delivery {
-				ds := toNotifier("po")(n, first)
+				ds := ToNotifier("po")(n, first)
 				return append(ds, crier.Delivery{Notification: crier.Notification{Title: "nobody's"}})
 			})
 			return err
@@ -80,7 +80,7 @@ func testIngestFailingPlan(t *testing.T, e *env) {
 							return nil, err
 						}
 					}
-					return []crier.Delivery{delivery("po", "x")}, errPlan
+					return []crier.Delivery{Delivery("po", "x")}, errPlan
 				})
 			return err
 		}, errPlan},
@@ -92,7 +92,7 @@ func testIngestFailingPlan(t *testing.T, e *env) {
 			t.Errorf("%s: seen %v, want none: their notifications were not queued", tc.name, got)
 		}
 		if out := e.outbox(); len(out) != 0 {
-			t.Errorf("%s: outbox = %q, want empty", tc.name, titles(out))
+			t.Errorf("%s: outbox = %q, want empty", tc.name, Titles(out))
 		}
 		if st, _, _ := e.s.FeedState("f"); st.ETag != `"old"` {
 			t.Errorf("%s: state saved (ETag %s) although the ingest failed", tc.name, st.ETag)
@@ -106,7 +106,7 @@ func testIngestFailingPlan(t *testing.T, e *env) {
 	}
 
 	// The poller retries at the next poll: the items are still news.
-	res := e.ingest("f", crier.FeedState{URL: "u", ETag: `"new"`}, fresh, toNotifier("po"))
+	res := e.ingest("f", crier.FeedState{URL: "u", ETag: `"new"`}, fresh, ToNotifier("po"))
 	if res.New != 2 || res.Queued != 2 || res.FirstPoll {
 		t.Errorf("retried ingest: %+v, want both items new and queued", res)
 	}
@@ -128,47 +128,47 @@ func testIngestNewness(t *testing.T, e *env) {
 	}{
 		{
 			name:    "same items twice: nothing new the second time",
-			batches: [][]crier.Item{{item("g:1"), item("g:2")}, {item("g:1"), item("g:2")}},
+			batches: [][]crier.Item{{Item("g:1"), Item("g:2")}, {Item("g:1"), Item("g:2")}},
 			want:    []want{{fresh: []string{"g:1", "g:2"}, firstPoll: true}, {}},
 		},
 		{
 			name:    "duplicate GUID inside one fetch counts once",
-			batches: [][]crier.Item{{item("g:1", "l:a"), item("g:1", "l:b"), item("g:2")}},
+			batches: [][]crier.Item{{Item("g:1", "l:a"), Item("g:1", "l:b"), Item("g:2")}},
 			want:    []want{{fresh: []string{"g:1", "g:2"}, firstPoll: true}},
 		},
 		{
 			name:    "shared link inside one fetch counts once",
-			batches: [][]crier.Item{{item("g:1", "l:a"), item("g:2", "l:a")}},
+			batches: [][]crier.Item{{Item("g:1", "l:a"), Item("g:2", "l:a")}},
 			want:    []want{{fresh: []string{"g:1"}, firstPoll: true}},
 		},
 		{
 			name:    "GUID changed but link seen: not new",
-			batches: [][]crier.Item{{item("g:1", "l:a")}, {item("g:1-v2", "l:a"), item("g:3", "l:c")}},
+			batches: [][]crier.Item{{Item("g:1", "l:a")}, {Item("g:1-v2", "l:a"), Item("g:3", "l:c")}},
 			want:    []want{{fresh: []string{"g:1"}, firstPoll: true}, {fresh: []string{"g:3"}}},
 		},
 		{
 			name:    "alt key seen before: new but reposted",
-			batches: [][]crier.Item{{item("g:1", "l:a", "|", "t:x")}, {item("g:9", "l:z", "|", "t:x"), item("g:8", "|", "t:y")}},
+			batches: [][]crier.Item{{Item("g:1", "l:a", "|", "t:x")}, {Item("g:9", "l:z", "|", "t:x"), Item("g:8", "|", "t:y")}},
 			want:    []want{{fresh: []string{"g:1"}, firstPoll: true}, {fresh: []string{"g:9", "g:8"}, reposted: []string{"g:9"}}},
 		},
 		{
 			name:    "alt key only within this batch: not reposted, not old",
-			batches: [][]crier.Item{{item("g:1", "|", "t:x"), item("g:2", "|", "t:x")}},
+			batches: [][]crier.Item{{Item("g:1", "|", "t:x"), Item("g:2", "|", "t:x")}},
 			want:    []want{{fresh: []string{"g:1", "g:2"}, firstPoll: true}},
 		},
 		{
 			name:    "alt key alone never makes an item old",
-			batches: [][]crier.Item{{item("g:1", "|", "t:x")}, {item("g:2", "|", "g:1")}},
+			batches: [][]crier.Item{{Item("g:1", "|", "t:x")}, {Item("g:2", "|", "g:1")}},
 			want:    []want{{fresh: []string{"g:1"}, firstPoll: true}, {fresh: []string{"g:2"}, reposted: []string{"g:2"}}},
 		},
 		{
 			name:    "items without keys are skipped, their alt keys too",
-			batches: [][]crier.Item{{{Title: "no keys", AltKeys: []string{"t:q"}}, item("g:1")}, {item("g:2", "|", "t:q")}},
+			batches: [][]crier.Item{{{Title: "no keys", AltKeys: []string{"t:q"}}, Item("g:1")}, {Item("g:2", "|", "t:q")}},
 			want:    []want{{fresh: []string{"g:1"}, firstPoll: true}, {fresh: []string{"g:2"}}},
 		},
 		{
 			name:    "an empty fetch still seeds the feed",
-			batches: [][]crier.Item{{}, {item("g:1")}},
+			batches: [][]crier.Item{{}, {Item("g:1")}},
 			want:    []want{{firstPoll: true}, {fresh: []string{"g:1"}}},
 		},
 	}
@@ -213,13 +213,13 @@ func testIngestFirstPollAfterFailures(t *testing.T, e *env) {
 	if err := e.s.SaveFeedState("f", crier.FeedState{Failures: 3, LastError: "timeout"}); err != nil {
 		t.Fatal(err)
 	}
-	if res := e.ingest("f", crier.FeedState{}, []crier.Item{item("g:1"), item("g:2")}, nil); !res.FirstPoll || res.New != 2 {
+	if res := e.ingest("f", crier.FeedState{}, []crier.Item{Item("g:1"), Item("g:2")}, nil); !res.FirstPoll || res.New != 2 {
 		t.Fatalf("first ingest after failures: %+v; want a first poll with 2 new", res)
 	}
 	if n := e.today().New["f"]; n != 0 {
 		t.Errorf("the seeding poll counted %d new items, want 0", n)
 	}
-	if res := e.ingest("f", crier.FeedState{}, []crier.Item{item("g:3")}, nil); res.FirstPoll || res.New != 1 {
+	if res := e.ingest("f", crier.FeedState{}, []crier.Item{Item("g:3")}, nil); res.FirstPoll || res.New != 1 {
 		t.Fatalf("second ingest: %+v; want one new item, not a first poll", res)
 	}
 	if n := e.today().New["f"]; n != 1 {
@@ -230,7 +230,7 @@ func testIngestFirstPollAfterFailures(t *testing.T, e *env) {
 // The same key in two feeds is new in each.
 func testIngestFeedsAreSeparate(t *testing.T, e *env) {
 	for _, feed := range []string{"a", "b"} {
-		if res := e.ingest(feed, crier.FeedState{URL: feed}, []crier.Item{item("g:1")}, nil); res.New != 1 {
+		if res := e.ingest(feed, crier.FeedState{URL: feed}, []crier.Item{Item("g:1")}, nil); res.New != 1 {
 			t.Fatalf("feed %s: %+v; want one new item", feed, res)
 		}
 	}
@@ -244,9 +244,9 @@ func testIngestFeedsAreSeparate(t *testing.T, e *env) {
 }
 
 func testSeenAt(t *testing.T, e *env) {
-	e.ingest("f", crier.FeedState{}, []crier.Item{item("g:1")}, nil)
+	e.ingest("f", crier.FeedState{}, []crier.Item{Item("g:1")}, nil)
 	e.clk.Advance(time.Hour)
-	e.ingest("f", crier.FeedState{}, []crier.Item{item("g:1"), item("g:2")}, nil)
+	e.ingest("f", crier.FeedState{}, []crier.Item{Item("g:1"), Item("g:2")}, nil)
 	for _, tc := range []struct {
 		key  string
 		at   time.Time

@@ -26,12 +26,12 @@ var outboxTests = []test{
 }
 
 func testOutboxOrder(t *testing.T, e *env) {
-	first := e.enqueue(delivery("po", "p1"), delivery("mail", "m1"), delivery("po", "p2"))
+	first := e.enqueue(Delivery("po", "p1"), Delivery("mail", "m1"), Delivery("po", "p2"))
 	e.clk.Advance(time.Second)
-	e.ingest("f", crier.FeedState{}, []crier.Item{item("g:1")}, func([]crier.NewItem, bool) []crier.Delivery {
-		return []crier.Delivery{delivery("mail", "m2")}
+	e.ingest("f", crier.FeedState{}, []crier.Item{Item("g:1")}, func([]crier.NewItem, bool) []crier.Delivery {
+		return []crier.Delivery{Delivery("mail", "m2")}
 	})
-	second := e.enqueue(delivery("po", "p3"))
+	second := e.enqueue(Delivery("po", "p3"))
 	var prev uint64
 	for _, en := range append(first, second...) {
 		if en.ID <= prev {
@@ -42,15 +42,15 @@ func testOutboxOrder(t *testing.T, e *env) {
 
 	for notifier, want := range map[string][]string{"po": {"p1", "p2", "p3"}, "mail": {"m1", "m2"}, "none": nil} {
 		pend, err := e.s.Pending(notifier)
-		if err != nil || !slices.Equal(titles(pend), want) {
-			t.Errorf("Pending(%s) = %q, %v; want %q", notifier, titles(pend), err, want)
+		if err != nil || !slices.Equal(Titles(pend), want) {
+			t.Errorf("Pending(%s) = %q, %v; want %q", notifier, Titles(pend), err, want)
 		}
 		next, ok, err := e.s.Next(notifier)
 		if err != nil || ok != (len(want) > 0) || (ok && next.Notification.Title != want[0]) {
 			t.Errorf("Next(%s) = %q, %v, %v; want the oldest of %q", notifier, next.Notification.Title, ok, err, want)
 		}
 	}
-	if got := titles(e.outbox()); !slices.Equal(got, []string{"p1", "m1", "p2", "m2", "p3"}) {
+	if got := Titles(e.outbox()); !slices.Equal(got, []string{"p1", "m1", "p2", "m2", "p3"}) {
 		t.Errorf("Outbox = %q; want queueing order", got)
 	}
 	counts, err := e.s.OutboxCounts()
@@ -82,11 +82,11 @@ func testOutboxOrder(t *testing.T, e *env) {
 
 // Enqueue queues all of its deliveries or none.
 func testEnqueueAllOrNothing(t *testing.T, e *env) {
-	if _, err := e.s.Enqueue(delivery("po", "a"), delivery("", "nobody's"), delivery("po", "b")); err == nil {
+	if _, err := e.s.Enqueue(Delivery("po", "a"), Delivery("", "nobody's"), Delivery("po", "b")); err == nil {
 		t.Fatal("Enqueue of a delivery naming no notifier succeeded")
 	}
 	if out := e.outbox(); len(out) != 0 {
-		t.Errorf("outbox after a failed Enqueue = %q, want empty", titles(out))
+		t.Errorf("outbox after a failed Enqueue = %q, want empty", Titles(out))
 	}
 	if es, err := e.s.Enqueue(); err != nil || len(es) != 0 {
 		t.Errorf("Enqueue() = %v, %v; want nothing, no error", es, err)
@@ -136,7 +136,7 @@ func sameNotification(a, b crier.Notification) bool {
 // another notifier's) reports crier.ErrNotFound, which the dispatcher
 // tells from a failing store.
 func testUnknownEntry(t *testing.T, e *env) {
-	es := e.enqueue(delivery("po", "x"), delivery("mail", "y"))
+	es := e.enqueue(Delivery("po", "x"), Delivery("mail", "y"))
 	missing := es[1].ID + 100
 	next := Epoch.Add(time.Minute)
 	for _, tc := range []struct {
@@ -167,7 +167,7 @@ func testUnknownEntry(t *testing.T, e *env) {
 }
 
 func testRetryPersists(t *testing.T, e *env) {
-	es := e.enqueue(delivery("po", "a"), delivery("po", "b"))
+	es := e.enqueue(Delivery("po", "a"), Delivery("po", "b"))
 	next := Epoch.Add(90 * time.Second)
 	if err := e.s.Retry("po", es[0].ID, 3, next, "HTTP 500"); err != nil {
 		t.Fatal(err)
@@ -181,7 +181,7 @@ func testRetryPersists(t *testing.T, e *env) {
 	e.restart()
 	pend := e.pending("po")
 	if len(pend) != 2 {
-		t.Fatalf("after restart: %q, want both entries", titles(pend))
+		t.Fatalf("after restart: %q, want both entries", Titles(pend))
 	}
 	a, b := pend[0], pend[1]
 	if a.ID != es[0].ID || a.Attempts != 3 || !a.NextTry.Equal(next) || a.LastError != "HTTP 500" || a.Unconfirmed != 0 {
@@ -200,18 +200,18 @@ func testRetryPersists(t *testing.T, e *env) {
 // untouched, until the quota resets; what was queued behind it stays
 // behind it, across a restart.
 func testParking(t *testing.T, e *env) {
-	es := e.enqueue(delivery("po", "a"), delivery("po", "b"))
+	es := e.enqueue(Delivery("po", "a"), Delivery("po", "b"))
 	reset := Epoch.Add(20 * day)
 	if err := e.s.Retry("po", es[0].ID, 0, reset, "monthly quota used up"); err != nil {
 		t.Fatal(err)
 	}
-	e.enqueue(delivery("po", "c"))
+	e.enqueue(Delivery("po", "c"))
 	e.restart()
 	head, ok, err := e.s.Next("po")
 	if err != nil || !ok || head.ID != es[0].ID || head.Attempts != 0 || !head.NextTry.Equal(reset) {
 		t.Fatalf("Next after restart = %+v, %v, %v; want the parked entry %d, 0 attempts, until %v", head, ok, err, es[0].ID, reset)
 	}
-	if got := titles(e.pending("po")); !slices.Equal(got, []string{"a", "b", "c"}) {
+	if got := Titles(e.pending("po")); !slices.Equal(got, []string{"a", "b", "c"}) {
 		t.Errorf("queue while parked = %q, want [a b c]", got)
 	}
 	e.clk.Set(reset)
@@ -229,7 +229,7 @@ func testParking(t *testing.T, e *env) {
 // A crash after a send and before its Done repeats at most that send: the
 // entry is still there, still first, and nothing else was lost or sent.
 func testCrashBetweenSendAndDone(t *testing.T, e *env) {
-	e.ingest("f", crier.FeedState{}, []crier.Item{item("g:1"), item("g:2"), item("g:3")}, toNotifier("po"))
+	e.ingest("f", crier.FeedState{}, []crier.Item{Item("g:1"), Item("g:2"), Item("g:3")}, ToNotifier("po"))
 	first, ok, err := e.s.Next("po")
 	if err != nil || !ok {
 		t.Fatalf("Next = %v, %v", ok, err)
@@ -248,26 +248,26 @@ func testCrashBetweenSendAndDone(t *testing.T, e *env) {
 	if err != nil || !ok || again.ID != inFlight.ID || again.Notification.Title != inFlight.Notification.Title {
 		t.Fatalf("Next after the crash = %+v, %v, %v; want the entry in flight, %d", again, ok, err, inFlight.ID)
 	}
-	if got := titles(e.pending("po")); !slices.Equal(got, []string{"title of g:2", "title of g:3"}) {
+	if got := Titles(e.pending("po")); !slices.Equal(got, []string{"title of g:2", "title of g:3"}) {
 		t.Errorf("queue after the crash = %q; want the one in flight and the one after it", got)
 	}
 	if recent, _ := e.s.Recent(0); len(recent) != 1 || recent[0].Title != "title of g:1" {
 		t.Errorf("recent after the crash = %+v; want only the one delivered", recent)
 	}
-	if res := e.ingest("f", crier.FeedState{}, []crier.Item{item("g:1"), item("g:2"), item("g:3")}, toNotifier("po")); res.New != 0 {
+	if res := e.ingest("f", crier.FeedState{}, []crier.Item{Item("g:1"), Item("g:2"), Item("g:3")}, ToNotifier("po")); res.New != 0 {
 		t.Errorf("the next poll after the crash found %d new items, want 0", res.New)
 	}
 }
 
 func testCoalesce(t *testing.T, e *env) {
-	es := e.enqueue(delivery("po", "a"), delivery("po", "b"), delivery("mail", "m"), delivery("po", "c"))
+	es := e.enqueue(Delivery("po", "a"), Delivery("po", "b"), Delivery("mail", "m"), Delivery("po", "c"))
 	sum := crier.Notification{Kind: crier.KindSummary, Feed: "f", Title: "3 new", Count: 3}
 
 	// An id of another notifier fails the whole call.
 	if _, err := e.s.Coalesce("po", []uint64{es[0].ID, es[2].ID}, sum); !errors.Is(err, crier.ErrNotFound) {
 		t.Fatalf("Coalesce with a foreign id = %v; want crier.ErrNotFound", err)
 	}
-	if got := titles(e.pending("po")); !slices.Equal(got, []string{"a", "b", "c"}) {
+	if got := Titles(e.pending("po")); !slices.Equal(got, []string{"a", "b", "c"}) {
 		t.Fatalf("a failed Coalesce changed the queue: %q", got)
 	}
 
@@ -281,10 +281,10 @@ func testCoalesce(t *testing.T, e *env) {
 		t.Errorf("coalesced entry = %+v; want a fresh ID after %d, queued now", en, es[3].ID)
 	}
 	pend := e.pending("po")
-	if !slices.Equal(titles(pend), []string{"c", "3 new"}) || pend[1].ID != en.ID {
-		t.Errorf("po queue = %q, want [c, 3 new]", titles(pend))
+	if !slices.Equal(Titles(pend), []string{"c", "3 new"}) || pend[1].ID != en.ID {
+		t.Errorf("po queue = %q, want [c, 3 new]", Titles(pend))
 	}
-	if got := titles(e.pending("mail")); !slices.Equal(got, []string{"m"}) {
+	if got := Titles(e.pending("mail")); !slices.Equal(got, []string{"m"}) {
 		t.Errorf("mail queue touched: %q", got)
 	}
 }
@@ -324,7 +324,7 @@ func testRecent(t *testing.T, e *env) {
 		t.Errorf("today's count of po's deliveries = %d, want %d", sent, total)
 	}
 	if out := e.outbox(); len(out) != 0 {
-		t.Errorf("outbox not empty after delivering everything: %q", titles(out))
+		t.Errorf("outbox not empty after delivering everything: %q", Titles(out))
 	}
 }
 

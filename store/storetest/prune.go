@@ -31,7 +31,7 @@ const ShrinkHold = 30 * day
 func posts(prefix string, from, to int) []crier.Item {
 	var out []crier.Item
 	for i := from; i < to; i++ {
-		out = append(out, item(fmt.Sprintf("g:%s%d", prefix, i)))
+		out = append(out, Item(fmt.Sprintf("g:%s%d", prefix, i)))
 	}
 	return out
 }
@@ -56,15 +56,15 @@ func (e *env) prune(daysAgo int, keep map[string]bool, chunk int) int {
 
 func (e *env) poll(feed string, items []crier.Item) crier.IngestResult {
 	e.t.Helper()
-	return e.ingest(feed, crier.FeedState{LastPoll: e.clk.Now()}, items, toNotifier("po"))
+	return e.ingest(feed, crier.FeedState{LastPoll: e.clk.Now()}, items, ToNotifier("po"))
 }
 
 func testPruneCutoffAndLatest(t *testing.T, e *env) {
 	// Day 0: a, b, c. Day 10: a has dropped off, d arrives; b is seen again
 	// (its first-seen time must stay day 0).
-	e.poll("f", []crier.Item{item("g:a", "|", "t:a"), item("g:b"), item("g:c")})
+	e.poll("f", []crier.Item{Item("g:a", "|", "t:a"), Item("g:b"), Item("g:c")})
 	e.clk.Advance(10 * day)
-	e.poll("f", []crier.Item{item("g:b"), item("g:c"), item("g:d")})
+	e.poll("f", []crier.Item{Item("g:b"), Item("g:c"), Item("g:d")})
 
 	if removed := e.prune(5, map[string]bool{"f": true}, 0); removed != 2 {
 		t.Errorf("removed %d keys, want 2 (g:a and its alt key t:a)", removed)
@@ -77,21 +77,21 @@ func testPruneCutoffAndLatest(t *testing.T, e *env) {
 	// Day 20: b leaves the feed. Its first-seen time is day 0, so the next
 	// prune takes it; d (first seen day 10) is still within retention.
 	e.clk.Advance(10 * day)
-	e.poll("f", []crier.Item{item("g:c"), item("g:e")})
+	e.poll("f", []crier.Item{Item("g:c"), Item("g:e")})
 	e.prune(15, nil, 0)
 	want = map[string]bool{"g:b": false, "g:c": true, "g:d": true, "g:e": true}
 	if got := e.seen("f", "g:b", "g:c", "g:d", "g:e"); !maps.Equal(got, want) {
 		t.Errorf("seen after second prune = %v, want %v", got, want)
 	}
 	// Forgotten items are news if they come back; the rest is not.
-	if res := e.poll("f", []crier.Item{item("g:a"), item("g:c"), item("g:d")}); res.New != 1 {
+	if res := e.poll("f", []crier.Item{Item("g:a"), Item("g:c"), Item("g:d")}); res.New != 1 {
 		t.Errorf("%d new after the prune, want 1 (g:a, pruned)", res.New)
 	}
 }
 
 func testPruneRemovedFeeds(t *testing.T, e *env) {
 	for _, f := range []string{"kept", "gone-stale", "gone-recent"} {
-		e.poll(f, []crier.Item{item("g:1")})
+		e.poll(f, []crier.Item{Item("g:1")})
 		if _, err := e.s.Pause(f); err != nil {
 			t.Fatal(err)
 		}
@@ -100,7 +100,7 @@ func testPruneRemovedFeeds(t *testing.T, e *env) {
 		t.Fatal(err)
 	}
 	e.clk.Advance(100 * day)
-	e.poll("gone-recent", []crier.Item{item("g:1")})
+	e.poll("gone-recent", []crier.Item{Item("g:1")})
 
 	// A nil keep list forgets no feed.
 	e.prune(90, nil, 0)
@@ -124,7 +124,7 @@ func testPruneRemovedFeeds(t *testing.T, e *env) {
 		t.Errorf("Paused() after Prune = %v; want kept and gone-recent", paused)
 	}
 	// A forgotten feed that comes back starts over, as a first poll.
-	if res := e.poll("gone-stale", []crier.Item{item("g:1")}); !res.FirstPoll || res.New != 1 {
+	if res := e.poll("gone-stale", []crier.Item{Item("g:1")}); !res.FirstPoll || res.New != 1 {
 		t.Errorf("re-added feed: %+v; want a first poll with one new item", res)
 	}
 }

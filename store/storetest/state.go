@@ -117,13 +117,13 @@ func testPause(t *testing.T, e *env) {
 // The status page's charts: new items (not a seeding poll's), deliveries
 // and polls per day, kept across a restart, zero for quiet days.
 func testDays(t *testing.T, e *env) {
-	e.ingest("f1", crier.FeedState{}, []crier.Item{item("a"), item("b")}, toNotifier("phone"))
-	e.ingest("f1", crier.FeedState{}, []crier.Item{item("a"), item("b"), item("c"), item("d")}, toNotifier("phone"))
+	e.ingest("f1", crier.FeedState{}, []crier.Item{Item("a"), Item("b")}, ToNotifier("phone"))
+	e.ingest("f1", crier.FeedState{}, []crier.Item{Item("a"), Item("b"), Item("c"), Item("d")}, ToNotifier("phone"))
 	e.s.RecordPoll(2*time.Second, false)
 	e.s.RecordPoll(4*time.Second, true)
 	e.clk.Advance(day)
-	e.ingest("f1", crier.FeedState{}, []crier.Item{item("c"), item("d"), item("e")}, toNotifier("phone"))
-	e.ingest("f2", crier.FeedState{}, []crier.Item{item("x")}, nil) // seeding: not news
+	e.ingest("f1", crier.FeedState{}, []crier.Item{Item("c"), Item("d"), Item("e")}, ToNotifier("phone"))
+	e.ingest("f2", crier.FeedState{}, []crier.Item{Item("x")}, nil) // seeding: not news
 	for _, en := range e.outbox() {
 		if err := e.s.Done(en.Notifier, en.ID); err != nil {
 			t.Fatal(err)

@@ -144,8 +144,8 @@ const day = 24 * time.Hour
 // dateOf is the day counters' date of t: the daemon's time zone.
 func dateOf(t time.Time) string { return t.Local().Format(time.DateOnly) }
 
-// item builds an item from its keys; alt keys follow a "|" argument.
-func item(keys ...string) crier.Item {
+// Item builds an item from its keys; alt keys follow a "|" argument.
+func Item(keys ...string) crier.Item {
 	it := crier.Item{}
 	alt := false
 	for _, k := range keys {
@@ -165,8 +165,8 @@ func item(keys ...string) crier.Item {
 	return it
 }
 
-// toNotifier plans one item notification per fresh item for notifier.
-func toNotifier(notifier string) func([]crier.NewItem, bool) []crier.Delivery {
+// ToNotifier plans one item notification per fresh item for notifier.
+func ToNotifier(notifier string) func([]crier.NewItem, bool) []crier.Delivery {
 	return func(fresh []crier.NewItem, _ bool) []crier.Delivery {
 		var ds []crier.Delivery
 		for _, it := range fresh {
@@ -178,11 +178,11 @@ func toNotifier(notifier string) func([]crier.NewItem, bool) []crier.Delivery {
 	}
 }
 
-func delivery(notifier, title string) crier.Delivery {
+func Delivery(notifier, title string) crier.Delivery {
 	return crier.Delivery{Notifier: notifier, Notification: crier.Notification{Kind: crier.KindTest, Feed: "f", Title: title}}
 }
 
-func titles(es []crier.Entry) []string {
+func Titles(es []crier.Entry) []string {
 	var out []string
 	for _, e := range es {
 		out = append(out, e.Notification.Title)

@@ -44,15 +44,15 @@ func report(e *env, feed string, items []crier.Item, window time.Duration) (crie
 
 func testStoriesIndexed(t *testing.T, e *env) {
 	link := "l:https://x.example/a"
-	if _, err := report(e, "A", []crier.Item{item(link, "g:a1")}, time.Hour); err != nil {
+	if _, err := report(e, "A", []crier.Item{Item(link, "g:a1")}, time.Hour); err != nil {
 		t.Fatal(err)
 	}
 	e.clk.Advance(time.Minute)
-	if _, err := report(e, "B", []crier.Item{item(link, "g:b1")}, time.Hour); err != nil {
+	if _, err := report(e, "B", []crier.Item{Item(link, "g:b1")}, time.Hour); err != nil {
 		t.Fatal(err)
 	}
 	e.clk.Advance(time.Minute)
-	if _, err := report(e, "A", []crier.Item{item(link+"?again", "g:a1")}, time.Hour); err != nil {
+	if _, err := report(e, "A", []crier.Item{Item(link+"?again", "g:a1")}, time.Hour); err != nil {
 		t.Fatal(err) // not new in A: no third report
 	}
 	e.restart()
@@ -105,11 +105,11 @@ func testStoriesIndexed(t *testing.T, e *env) {
 // reported longer ago, and their keys and bands find nothing any more.
 func testStoriesWindow(t *testing.T, e *env) {
 	old, young := "l:https://x.example/old", "l:https://x.example/new"
-	if _, err := report(e, "a", []crier.Item{item(old)}, time.Hour); err != nil {
+	if _, err := report(e, "a", []crier.Item{Item(old)}, time.Hour); err != nil {
 		t.Fatal(err)
 	}
 	e.clk.Advance(30 * time.Minute)
-	if _, err := report(e, "b", []crier.Item{item(young)}, time.Hour); err != nil {
+	if _, err := report(e, "b", []crier.Item{Item(young)}, time.Hour); err != nil {
 		t.Fatal(err)
 	}
 	e.clk.Advance(45 * time.Minute) // the old story is 75 minutes old
