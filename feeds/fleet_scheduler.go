@@ -335,13 +335,7 @@ func (s *FleetScheduler) Stop(grace time.Duration) {
 		s.polls.Wait()
 		close(idle)
 	}()
-	select {
-	case <-idle:
-	case <-s.clock.After(grace):
-		s.log.Warn("polls still running at shutdown; cancelling them", "grace", grace)
-	}
-	s.cancel()
-	<-idle
+	stopWithin(s.clock, s.log, grace, idle, s.cancel)
 }
 
 // Next returns when a feed is next due as this worker knows it: the time
@@ -391,10 +385,7 @@ func (s *FleetScheduler) PollNow(ctx context.Context, name string) (Result, erro
 	s.polls.Add(1)
 	s.mu.Unlock()
 	defer s.polls.Done()
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	defer context.AfterFunc(s.ctx, cancel)()
-	return s.poll(ctx, feed, true)
+	return pollNowWithin(ctx, s.ctx, feed, s.poll)
 }
 
 // LastBeat is when the claim loop last turned; it turns at least every

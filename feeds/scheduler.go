@@ -268,12 +268,19 @@ func (s *Scheduler) Stop(grace time.Duration) {
 		s.polls.Wait()
 		close(idle)
 	}()
+	stopWithin(s.clock, s.log, grace, idle, s.cancel)
+}
+
+// stopWithin is both schedulers' shutdown: the polls in flight get grace
+// to finish (idle closes when they have), then the rest are cancelled and
+// waited for.
+func stopWithin(clock Clock, log *slog.Logger, grace time.Duration, idle <-chan struct{}, cancel context.CancelFunc) {
 	select {
 	case <-idle:
-	case <-s.clock.After(grace):
-		s.log.Warn("polls still running at shutdown; cancelling them", "grace", grace)
+	case <-clock.After(grace):
+		log.Warn("polls still running at shutdown; cancelling them", "grace", grace)
 	}
-	s.cancel()
+	cancel()
 	<-idle
 }
 
@@ -323,10 +330,17 @@ func (s *Scheduler) PollNow(ctx context.Context, name string) (Result, error) {
 	s.polls.Add(1)
 	s.mu.Unlock()
 	defer s.polls.Done()
+	return pollNowWithin(ctx, s.ctx, feed, s.poll)
+}
+
+// pollNowWithin runs a PollNow under ctx, cancelled also when the
+// scheduler's own context (root) is, at the end of Stop's grace.
+func pollNowWithin(ctx, root context.Context, feed crier.Feed,
+	poll func(context.Context, crier.Feed, bool) (Result, error)) (Result, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	defer context.AfterFunc(s.ctx, cancel)()
-	return s.poll(ctx, feed, true)
+	defer context.AfterFunc(root, cancel)()
+	return poll(ctx, feed, true)
 }
 
 // LastBeat is when the cron loop last proved it is alive.

@@ -92,14 +92,7 @@ func TestCrashSafety(t *testing.T) {
 	before, _ := os.ReadFile(filepath.Join(h.dir, "child.log"))
 	cmd := h.crierProcess("run")
 	h.waitLog(strings.Count(string(before), "crier running")+1, "crier running") // SIGTERM before its handler is set would kill it
-	want := map[string]bool{}
-	for _, p := range published {
-		want[p] = true
-	}
-	deadline := time.Now().Add(40 * time.Second)
-	for time.Now().Before(deadline) && len(delivered(push)) < len(want) {
-		time.Sleep(200 * time.Millisecond)
-	}
+	awaitPushed(push, published, 40*time.Second)
 	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
@@ -107,11 +100,35 @@ func TestCrashSafety(t *testing.T) {
 		t.Errorf("graceful stop: %v", err)
 	}
 
+	dups := h.checkPushed(push, published, kills)
+	t.Logf("%d stories, %d kills, %d duplicates, %d requests to Pushover", len(published), kills, dups, push.Requests())
+}
+
+// awaitPushed waits up to limit for every story in published to be pushed.
+func awaitPushed(push *pushoverfake.Server, published []string, limit time.Duration) {
+	want := map[string]bool{}
+	for _, p := range published {
+		want[p] = true
+	}
+	for deadline := time.Now().Add(limit); time.Now().Before(deadline) && len(delivered(push)) < len(want); {
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// checkPushed is a crash test's verdict: every story in published was
+// pushed, nothing else was, and at most kills were pushed twice (the send
+// in flight when a process died). It returns the duplicates.
+func (h *harness) checkPushed(push *pushoverfake.Server, published []string, kills int) int {
+	h.t.Helper()
+	want := map[string]bool{}
+	for _, p := range published {
+		want[p] = true
+	}
 	got := delivered(push)
 	dups := 0
 	for title, n := range got {
 		if !want[title] {
-			t.Errorf("pushed %q, which was never published after seeding", title)
+			h.t.Errorf("pushed %q, which was never published after seeding", title)
 		}
 		dups += n - 1
 	}
@@ -121,14 +138,14 @@ func TestCrashSafety(t *testing.T) {
 			missing = append(missing, p)
 		}
 	}
+	log, _ := os.ReadFile(filepath.Join(h.dir, "child.log"))
 	if len(missing) > 0 {
-		log, _ := os.ReadFile(filepath.Join(h.dir, "child.log"))
-		t.Fatalf("%d of %d stories never pushed: %q\nchild log tail:\n%s", len(missing), len(published), missing, tail(string(log), 3000))
+		h.t.Fatalf("%d of %d stories never pushed: %q\nchild log tail:\n%s", len(missing), len(published), missing, tail(string(log), 4000))
 	}
 	if dups > kills {
-		t.Fatalf("%d duplicate pushes after %d kills", dups, kills)
+		h.t.Fatalf("%d duplicate pushes after %d kills\nchild log tail:\n%s", dups, kills, tail(string(log), 6000))
 	}
-	t.Logf("%d stories, %d kills, %d duplicates, %d requests to Pushover", len(published), kills, dups, push.Requests())
+	return dups
 }
 
 // waitLog waits until the children's log holds n lines containing what.

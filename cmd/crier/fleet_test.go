@@ -96,15 +96,8 @@ func TestFleetSurvivesKills(t *testing.T) {
 	h.waitLogFor(time.Minute, 1, "feed=Late items=")
 	published = append(published, late.add())
 
-	want := map[string]bool{}
-	for _, p := range published {
-		want[p] = true
-	}
 	// A lane held by a killed worker moves after its 10 s lease.
-	deadline := time.Now().Add(60 * time.Second)
-	for time.Now().Before(deadline) && len(delivered(push)) < len(want) {
-		time.Sleep(200 * time.Millisecond)
-	}
+	awaitPushed(push, published, 60*time.Second)
 	for _, p := range procs {
 		if err := p.Process.Signal(syscall.SIGTERM); err != nil {
 			t.Error(err)
@@ -116,28 +109,7 @@ func TestFleetSurvivesKills(t *testing.T) {
 		}
 	}
 
-	got := delivered(push)
-	dups := 0
-	for title, n := range got {
-		if !want[title] {
-			t.Errorf("pushed %q, which was never published after seeding", title)
-		}
-		dups += n - 1
-	}
-	var missing []string
-	for _, p := range published {
-		if got[p] == 0 {
-			missing = append(missing, p)
-		}
-	}
-	if len(missing) > 0 {
-		log, _ := os.ReadFile(filepath.Join(h.dir, "child.log"))
-		t.Fatalf("%d of %d stories never pushed: %q\nchild log tail:\n%s", len(missing), len(published), missing, tail(string(log), 4000))
-	}
-	if dups > kills {
-		log, _ := os.ReadFile(filepath.Join(h.dir, "child.log"))
-		t.Fatalf("%d duplicate pushes after %d kills\nchild log tail:\n%s", dups, kills, tail(string(log), 6000))
-	}
+	dups := h.checkPushed(push, published, kills)
 	t.Logf("%d stories, %d workers, %d kills, %d duplicates, %d requests to Pushover", len(published), workers, kills, dups, push.Requests())
 }
 
