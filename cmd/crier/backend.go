@@ -9,13 +9,16 @@ import (
 	"github.com/crierd/crier"
 	"github.com/crierd/crier/store"
 	"github.com/crierd/crier/store/bolt"
+	"github.com/crierd/crier/store/postgres"
 )
 
 // openBackend opens the store cfg names: the bbolt file in state_dir (the
 // default), or the PostgreSQL database a fleet of workers shares.
 func openBackend(ctx context.Context, cfg *crier.Config, log *slog.Logger) (store.Store, error) {
 	if pg := cfg.Store.Postgres; pg != nil {
-		st, err := openPostgres(ctx, pg, log)
+		// Open migrates the schema first, under a lock: of several
+		// workers starting at once, one migrates.
+		st, err := postgres.Open(ctx, pg.DSN, postgres.Options{Logger: log})
 		if err != nil {
 			return nil, fmt.Errorf("store.postgres: %w", err)
 		}
