@@ -58,6 +58,19 @@ type Recent struct {
 	AlsoIn []string `json:"also_in,omitempty"`
 }
 
+// RecentKept is how many deliveries a store keeps for Recent: enough for
+// the last 50 stories even when each went to a few notifiers.
+const RecentKept = 200
+
+// RecentOf is what is kept of n, delivered to notifier at at.
+func RecentOf(at time.Time, notifier string, n Notification) Recent {
+	return Recent{
+		At: at, Notifier: notifier, Feed: n.Feed, Title: n.Title, Link: n.Link,
+		Kind: n.Kind, FeedURL: n.FeedURL, ItemID: n.ItemID, Summary: n.Summary, Published: n.Published,
+		Categories: n.Categories, Items: n.Items, QueuedAt: n.QueuedAt, Story: n.Story, AlsoIn: n.AlsoIn,
+	}
+}
+
 // IngestResult says what one Ingest did.
 type IngestResult struct {
 	Items     int // items with at least one key

@@ -226,7 +226,7 @@ func (s *Store) Done(notifier string, id uint64) error {
 		if err := countDay(tx, now, kindSent, notifier, 1); err != nil {
 			return err
 		}
-		return pushRecent(tx, recentOf(now, notifier, n))
+		return pushRecent(tx, crier.RecentOf(now, notifier, n))
 	})
 }
 
@@ -362,18 +362,6 @@ func (s *Store) Redeliver(ids ...uint64) (int, error) {
 	return moved, nil
 }
 
-// recentCap keeps enough deliveries for the last 50 stories even when each
-// went to a few notifiers.
-const recentCap = 200
-
-func recentOf(at time.Time, notifier string, n crier.Notification) crier.Recent {
-	return crier.Recent{
-		At: at, Notifier: notifier, Feed: n.Feed, Title: n.Title, Link: n.Link,
-		Kind: n.Kind, FeedURL: n.FeedURL, ItemID: n.ItemID, Summary: n.Summary, Published: n.Published,
-		Categories: n.Categories, Items: n.Items, QueuedAt: n.QueuedAt, Story: n.Story, AlsoIn: n.AlsoIn,
-	}
-}
-
 func pushRecent(tx *bbolt.Tx, r crier.Recent) error {
 	b := tx.Bucket(bRecent)
 	seq, err := b.NextSequence()
@@ -387,14 +375,14 @@ func pushRecent(tx *bbolt.Tx, r crier.Recent) error {
 	if err := b.Put(u64(seq), v); err != nil {
 		return fmt.Errorf("record recent delivery: %w", err)
 	}
-	if seq <= recentCap {
+	if seq <= crier.RecentKept {
 		return nil
 	}
-	// Drop everything older than the last recentCap; collect first, since
+	// Drop everything older than the last crier.RecentKept; collect first, since
 	// deleting under a live cursor is easy to get wrong.
 	var old [][]byte
 	c := b.Cursor()
-	for k, _ := c.First(); k != nil && binary.BigEndian.Uint64(k) <= seq-recentCap; k, _ = c.Next() {
+	for k, _ := c.First(); k != nil && binary.BigEndian.Uint64(k) <= seq-crier.RecentKept; k, _ = c.Next() {
 		old = append(old, slices.Clone(k))
 	}
 	for _, k := range old {
@@ -406,7 +394,7 @@ func pushRecent(tx *bbolt.Tx, r crier.Recent) error {
 }
 
 // Recent returns up to limit recent deliveries, newest first; limit <= 0
-// means all that are kept (at most recentCap).
+// means all that are kept (at most crier.RecentKept).
 func (s *Store) Recent(limit int) ([]crier.Recent, error) {
 	var out []crier.Recent
 	err := s.db.View(func(tx *bbolt.Tx) error {

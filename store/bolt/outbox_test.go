@@ -192,7 +192,7 @@ func TestCoalesce(t *testing.T) {
 func TestRecentRing(t *testing.T) {
 	t.Parallel()
 	s, clk := openTemp(t)
-	for i := range recentCap + 10 {
+	for i := range crier.RecentKept + 10 {
 		es, err := s.Enqueue(crier.Delivery{Notifier: "po", Notification: crier.Notification{
 			Kind: crier.KindItem, Feed: "f", Title: fmt.Sprint("n", i), Link: fmt.Sprint("https://example.org/", i)}})
 		if err != nil {
@@ -204,18 +204,18 @@ func TestRecentRing(t *testing.T) {
 		}
 	}
 	all, err := s.Recent(0)
-	if err != nil || len(all) != recentCap {
-		t.Fatalf("Recent(0) = %d entries, %v; want %d", len(all), err, recentCap)
+	if err != nil || len(all) != crier.RecentKept {
+		t.Fatalf("Recent(0) = %d entries, %v; want %d", len(all), err, crier.RecentKept)
 	}
-	newest, oldest := fmt.Sprint("n", recentCap+9), "n10"
-	if all[0].Title != newest || all[recentCap-1].Title != oldest {
-		t.Errorf("crier.Recent runs %s..%s, want %s..%s", all[0].Title, all[recentCap-1].Title, newest, oldest)
+	newest, oldest := fmt.Sprint("n", crier.RecentKept+9), "n10"
+	if all[0].Title != newest || all[crier.RecentKept-1].Title != oldest {
+		t.Errorf("crier.Recent runs %s..%s, want %s..%s", all[0].Title, all[crier.RecentKept-1].Title, newest, oldest)
 	}
-	want := crier.Recent{At: clk.Now(), Notifier: "po", Feed: "f", Title: newest, Link: fmt.Sprint("https://example.org/", recentCap+9)}
+	want := crier.Recent{At: clk.Now(), Notifier: "po", Feed: "f", Title: newest, Link: fmt.Sprint("https://example.org/", crier.RecentKept+9)}
 	if got := all[0]; !got.At.Equal(want.At) || got.Notifier != want.Notifier || got.Feed != want.Feed || got.Link != want.Link {
 		t.Errorf("newest = %+v, want %+v", got, want)
 	}
-	if some, _ := s.Recent(3); len(some) != 3 || some[2].Title != fmt.Sprint("n", recentCap+7) {
+	if some, _ := s.Recent(3); len(some) != 3 || some[2].Title != fmt.Sprint("n", crier.RecentKept+7) {
 		t.Errorf("Recent(3) = %+v", some)
 	}
 	if st, _ := s.Stats(); st.Outbox != 0 {

@@ -206,7 +206,7 @@ func (s *Store) Done(notifier string, id uint64) error {
 		now := s.now()
 		w := &writes{}
 		s.countDay(w, now, kindSent, notifier, 1)
-		if err := pushRecent(w, recentOf(now, notifier, n)); err != nil {
+		if err := pushRecent(w, crier.RecentOf(now, notifier, n)); err != nil {
 			return err
 		}
 		return w.send(ctx, tx)
@@ -372,26 +372,15 @@ func (s *Store) Redeliver(ids ...uint64) (int, error) {
 	return moved, nil
 }
 
-// recentCap is store/bolt's: the ring of recent deliveries keeps 200.
-const recentCap = 200
-
-func recentOf(at time.Time, notifier string, n crier.Notification) crier.Recent {
-	return crier.Recent{
-		At: at, Notifier: notifier, Feed: n.Feed, Title: n.Title, Link: n.Link,
-		Kind: n.Kind, FeedURL: n.FeedURL, ItemID: n.ItemID, Summary: n.Summary, Published: n.Published,
-		Categories: n.Categories, Items: n.Items, QueuedAt: n.QueuedAt, Story: n.Story, AlsoIn: n.AlsoIn,
-	}
-}
-
 func pushRecent(w *writes, r crier.Recent) error {
 	raw, err := json.Marshal(r)
 	if err != nil {
 		return fmt.Errorf("encode recent delivery: %w", err)
 	}
 	w.exec("INSERT INTO crier_recent (recent) VALUES ($1)", string(raw))
-	// By rank, not by seq-recentCap: a rolled-back insert leaves a gap.
+	// By rank, not by seq-crier.RecentKept: a rolled-back insert leaves a gap.
 	w.exec(`DELETE FROM crier_recent WHERE seq <=
-		(SELECT seq FROM crier_recent ORDER BY seq DESC OFFSET $1 LIMIT 1)`, recentCap)
+		(SELECT seq FROM crier_recent ORDER BY seq DESC OFFSET $1 LIMIT 1)`, crier.RecentKept)
 	return nil
 }
 
@@ -401,7 +390,7 @@ func (s *Store) Recent(limit int) ([]crier.Recent, error) {
 	ctx, cancel := s.op()
 	defer cancel()
 	if limit <= 0 {
-		limit = recentCap
+		limit = crier.RecentKept
 	}
 	rows, err := s.pool.Query(ctx, "SELECT recent FROM crier_recent ORDER BY seq DESC LIMIT $1", limit)
 	if err != nil {

@@ -121,7 +121,7 @@ func TestCoalesce(t *testing.T) {
 func TestRecentKeepsTheLast200(t *testing.T) {
 	s, _ := openTemp(t)
 	var ds []crier.Delivery
-	for i := range recentCap + 5 {
+	for i := range crier.RecentKept + 5 {
 		ds = append(ds, delivery("po", fmt.Sprint(i)))
 	}
 	for _, e := range must(s.Enqueue(ds...))(t) {
@@ -130,7 +130,7 @@ func TestRecentKeepsTheLast200(t *testing.T) {
 		}
 	}
 	rs := must(s.Recent(0))(t)
-	if len(rs) != recentCap || rs[0].Title != fmt.Sprint(recentCap+4) || rs[len(rs)-1].Title != "5" {
+	if len(rs) != crier.RecentKept || rs[0].Title != fmt.Sprint(crier.RecentKept+4) || rs[len(rs)-1].Title != "5" {
 		t.Fatalf("recent: %d, newest %q, oldest %q; want 200, 204 … 5", len(rs), rs[0].Title, rs[len(rs)-1].Title)
 	}
 	if rs := must(s.Recent(3))(t); len(rs) != 3 {
